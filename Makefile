@@ -1,0 +1,42 @@
+# Two commands for a fresh machine: `make run` and `make test`. Everything else is installed here.
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+export UV_PYTHON_DOWNLOADS := never
+export DBT_PROFILES_DIR := $(abspath .)
+export DBT_PROJECT_DIR := $(abspath .)
+DEMO_LEADS ?= 5000
+DEMO_SEED ?= 42
+
+.PHONY: install run test lint test-python test-dbt clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==0.13.8
+
+$(BIN)/leadscore: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	touch $@
+
+install: $(BIN)/leadscore
+
+run: install
+	$(BIN)/leadscore demo-data --leads $(DEMO_LEADS) --seed $(DEMO_SEED) --out data/demo
+	$(BIN)/leadscore load data/demo
+	$(BIN)/leadscore build
+	$(BIN)/leadscore top 10
+
+lint: install
+	$(BIN)/ruff check orchestration tests
+	$(BIN)/ruff format --check orchestration tests
+	$(BIN)/sqlfluff lint models tests macros analyses
+
+test: install lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(TOOLS) $(VENV) target logs warehouse data/demo
