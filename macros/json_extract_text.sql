@@ -1,0 +1,8 @@
+{#- Extract a top-level key of a JSON text column as text; null when absent or when the text is not JSON. -#}
+{% macro json_extract_text(expression, key) -%}
+    {{ return(adapter.dispatch('json_extract_text', 'leadscore')(expression, key)) }}
+{%- endmacro %}
+
+{% macro default__json_extract_text(expression, key) -%}
+    case when json_valid({{ expression }}) then json_extract_string({{ expression }}, '$.{{ key }}') end
+{%- endmacro %}

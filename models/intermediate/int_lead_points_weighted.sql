@@ -1,0 +1,161 @@
+-- One row per scored lead and rule that gave or took points, weighted into score points.
+-- Engagement event-type rows explain the engagement points behind the level; they carry no score points
+-- themselves (the engagement level row does), so the score points of a lead add up to its total.
+with
+
+fit as (
+
+    select * from {{ ref('int_leads_fit_scored') }}
+
+),
+
+engagement_events as (
+
+    select * from {{ ref('int_leads_engagement_scored') }}
+
+),
+
+engagement_levels as (
+
+    select * from {{ ref('int_leads_engagement_levelled') }}
+
+),
+
+negative as (
+
+    select * from {{ ref('int_leads_negative_scored') }}
+
+),
+
+rfm as (
+
+    select * from {{ ref('int_leads_rfm_scored') }}
+
+),
+
+weights as (
+
+    select * from {{ ref('score_weights') }}
+
+),
+
+rule_rows as (
+
+    select
+        lead_id,
+        component_key as weight_key,
+        'fit' as component_key,
+        component_key as rule_type,
+        rule_key,
+        matched_value,
+        cast(points as {{ dbt.type_float() }}) as points,
+        cast(null as {{ dbt.type_float() }}) as undecayed_points,
+        cast(null as {{ dbt.type_float() }}) as decay_factor,
+        cast(null as {{ dbt.type_float() }}) as cap_points,
+        false as is_capped,
+        true as is_counted_in_total,
+        points as exact_points
+    from fit
+
+    union all
+
+    select
+        lead_id,
+        'negative' as weight_key,
+        'negative' as component_key,
+        'negative_rule' as rule_type,
+        rule_key,
+        matched_value,
+        cast(points as {{ dbt.type_float() }}) as points,
+        cast(null as {{ dbt.type_float() }}) as undecayed_points,
+        cast(null as {{ dbt.type_float() }}) as decay_factor,
+        cast(null as {{ dbt.type_float() }}) as cap_points,
+        false as is_capped,
+        true as is_counted_in_total,
+        points as exact_points
+    from negative
+
+    union all
+
+    select
+        lead_id,
+        'engagement' as weight_key,
+        'engagement' as component_key,
+        'engagement_level' as rule_type,
+        engagement_level as rule_key,
+        cast(round(engagement_points, 2) as {{ dbt.type_string() }}) || ' engagement points' as matched_value,
+        cast(engagement_level_points as {{ dbt.type_float() }}) as points,
+        cast(null as {{ dbt.type_float() }}) as undecayed_points,
+        cast(null as {{ dbt.type_float() }}) as decay_factor,
+        cast(null as {{ dbt.type_float() }}) as cap_points,
+        false as is_capped,
+        true as is_counted_in_total,
+        engagement_level_points as exact_points
+    from engagement_levels
+
+    union all
+
+    select
+        lead_id,
+        'engagement' as weight_key,
+        'engagement' as component_key,
+        'engagement_event' as rule_type,
+        event_type as rule_key,
+        cast(event_count as {{ dbt.type_string() }}) || ' events' as matched_value,
+        engagement_points as points,
+        undecayed_points,
+        decay_factor,
+        cast(cap_points as {{ dbt.type_float() }}) as cap_points,
+        is_capped,
+        false as is_counted_in_total,
+        cast(0 as decimal(10, 4)) as exact_points
+    from engagement_events
+
+    union all
+
+    select
+        lead_id,
+        'rfm' as weight_key,
+        'rfm' as component_key,
+        'rfm_segment' as rule_type,
+        rfm_segment as rule_key,
+        'R' || cast(recency_score as {{ dbt.type_string() }})
+        || ' F' || cast(frequency_score as {{ dbt.type_string() }})
+        || ' M' || cast(monetary_score as {{ dbt.type_string() }}) as matched_value,
+        cast(points as {{ dbt.type_float() }}) as points,
+        cast(null as {{ dbt.type_float() }}) as undecayed_points,
+        cast(null as {{ dbt.type_float() }}) as decay_factor,
+        cast(null as {{ dbt.type_float() }}) as cap_points,
+        false as is_capped,
+        true as is_counted_in_total,
+        points as exact_points
+    from rfm
+
+),
+
+weighted as (
+
+    select
+        rule_rows.lead_id,
+        rule_rows.component_key,
+        rule_rows.weight_key as dimension_key,
+        rule_rows.rule_type,
+        rule_rows.rule_key,
+        rule_rows.matched_value,
+        rule_rows.points,
+        rule_rows.undecayed_points,
+        rule_rows.decay_factor,
+        rule_rows.cap_points,
+        rule_rows.is_capped,
+        rule_rows.is_counted_in_total,
+        weights.weight,
+        cast(
+            case when rule_rows.is_counted_in_total then rule_rows.exact_points * weights.weight else 0 end
+            as decimal(18, 6)
+        ) as score_points
+    from rule_rows
+    left join weights on rule_rows.weight_key = weights.component_key
+
+)
+
+select * from weighted

@@ -1,0 +1,104 @@
+-- One row per scored lead with completed orders before the as-of date: recency, frequency, monetary,
+-- their 1-5 scores from the bands and the RFM segment (the first matching segment by match_priority).
+with
+
+leads as (
+
+    select lead_id from {{ ref('int_leads_scoped') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('int_orders_validated') }}
+    where
+        reject_reason is null
+        and order_status = 'completed'
+        and ordered_at < {{ as_of_end_at() }}
+
+),
+
+bands as (
+
+    select * from {{ ref('rfm_bands') }}
+
+),
+
+segments as (
+
+    select * from {{ ref('rfm_segments') }}
+
+),
+
+per_lead as (
+
+    select
+        orders.lead_id,
+        floor({{ age_in_days('max(orders.ordered_at)', as_of_end_at()) }}) as recency_days,
+        count(*) as order_count,
+        sum(orders.amount_eur) as monetary_eur
+    from orders
+    inner join leads on orders.lead_id = leads.lead_id
+    group by orders.lead_id
+
+),
+
+scored as (
+
+    select
+        per_lead.*,
+        recency.rfm_score as recency_score,
+        frequency.rfm_score as frequency_score,
+        monetary.rfm_score as monetary_score
+    from per_lead
+    left join bands as recency
+        on
+            recency.rfm_dimension = 'recency'
+            and {{ in_band('per_lead.recency_days', 'recency.min_value', 'recency.max_value') }}
+    left join bands as frequency
+        on
+            frequency.rfm_dimension = 'frequency'
+            and {{ in_band('per_lead.order_count', 'frequency.min_value', 'frequency.max_value') }}
+    left join bands as monetary
+        on
+            monetary.rfm_dimension = 'monetary'
+            and {{ in_band('per_lead.monetary_eur', 'monetary.min_value', 'monetary.max_value') }}
+
+),
+
+matched as (
+
+    select
+        scored.*,
+        segments.segment_key as rfm_segment,
+        segments.points,
+        row_number() over (
+            partition by scored.lead_id order by segments.match_priority, segments.segment_key
+        ) as match_rank
+    from scored
+    left join segments
+        on
+            scored.recency_score between segments.min_r and segments.max_r
+            and scored.frequency_score between segments.min_f and segments.max_f
+            and scored.monetary_score between segments.min_m and segments.max_m
+
+),
+
+segmented as (
+
+    select
+        lead_id,
+        recency_days,
+        order_count,
+        monetary_eur,
+        recency_score,
+        frequency_score,
+        monetary_score,
+        rfm_segment,
+        coalesce(points, 0) as points
+    from matched
+    where match_rank = 1
+
+)
+
+select * from segmented

@@ -1,0 +1,183 @@
+-- The ranked lead-score mart BI tools read: one row per lead scored as of the as-of date.
+with
+
+leads as (
+
+    select * from {{ ref('int_leads_scoped') }}
+
+),
+
+points as (
+
+    select * from {{ ref('int_lead_points_weighted') }}
+
+),
+
+engagement as (
+
+    select * from {{ ref('int_leads_engagement_levelled') }}
+
+),
+
+rfm as (
+
+    select * from {{ ref('int_leads_rfm_scored') }}
+
+),
+
+tiers as (
+
+    select * from {{ ref('score_tiers') }}
+
+),
+
+fit_grade_bands as (
+
+    select * from {{ ref('fit_grade_bands') }}
+
+),
+
+grade_matrix as (
+
+    select * from {{ ref('grade_matrix') }}
+
+),
+
+settings as (
+
+    select setting_value as mql_threshold from {{ ref('score_settings') }}
+    where setting_key = 'mql_threshold'
+
+),
+
+components as (
+
+    select
+        lead_id,
+        sum(case when dimension_key = 'industry' then points else 0 end) as industry_points,
+        sum(case when dimension_key = 'company_size' then points else 0 end) as company_size_points,
+        sum(case when dimension_key = 'geography' then points else 0 end) as geography_points,
+        sum(case when dimension_key = 'job_role' then points else 0 end) as job_role_points,
+        sum(case when component_key = 'fit' then score_points else 0 end) as fit_score,
+        sum(case when component_key = 'engagement' then score_points else 0 end) as engagement_score,
+        sum(case when component_key = 'negative' then score_points else 0 end) as negative_score,
+        sum(case when component_key = 'rfm' then score_points else 0 end) as rfm_score,
+        sum(score_points) as score_total
+    from points
+    group by lead_id
+
+),
+
+scored as (
+
+    select
+        leads.lead_id,
+        leads.company_name,
+        leads.email_domain,
+        {% if var('expose_personal_data') %}leads.email{% else %}cast(null as {{ dbt.type_string() }}){% endif %}
+        as email,
+        leads.industry_key,
+        leads.employee_count,
+        leads.country_code,
+        leads.job_title,
+        leads.lead_source,
+        leads.lifecycle_stage,
+        leads.created_at,
+        leads.converted_at,
+        leads.is_customer,
+        components.industry_points,
+        components.company_size_points,
+        components.geography_points,
+        components.job_role_points,
+        components.fit_score,
+        engagement.engagement_points,
+        engagement.engagement_level,
+        components.engagement_score,
+        components.negative_score,
+        rfm.rfm_segment,
+        components.rfm_score,
+        components.score_total,
+        engagement.buying_stage,
+        engagement.engagement_grade,
+        engagement.last_activity_at
+    from leads
+    inner join components on leads.lead_id = components.lead_id
+    inner join engagement on leads.lead_id = engagement.lead_id
+    left join rfm on leads.lead_id = rfm.lead_id
+
+),
+
+graded as (
+
+    select
+        scored.*,
+        tiers.tier_key as tier,
+        tiers.action as tier_action,
+        fit_grade_bands.fit_grade,
+        grade_matrix.grade_cell,
+        grade_matrix.action as grade_action,
+        scored.score_total >= settings.mql_threshold as is_mql
+    from scored
+    cross join settings
+    left join tiers on {{ in_band('scored.score_total', 'tiers.min_score', 'tiers.max_score') }}
+    left join fit_grade_bands
+        on {{ in_band('scored.fit_score', 'fit_grade_bands.min_fit_points', 'fit_grade_bands.max_fit_points') }}
+    left join grade_matrix
+        on
+            fit_grade_bands.fit_grade = grade_matrix.fit_grade
+            and scored.engagement_grade = grade_matrix.engagement_grade
+
+),
+
+final as (
+
+    select
+        lead_id,
+        company_name,
+        email_domain,
+        email,
+        industry_key,
+        employee_count,
+        country_code,
+        job_title,
+        lead_source,
+        lifecycle_stage,
+        case
+            when is_customer then 'customer'
+            when is_mql then 'marketingqualifiedlead'
+            else coalesce(lifecycle_stage, 'lead')
+        end as suggested_lifecycle_stage,
+        is_customer,
+        created_at,
+        converted_at,
+        industry_points,
+        company_size_points,
+        geography_points,
+        job_role_points,
+        fit_score,
+        engagement_points,
+        engagement_level,
+        engagement_score,
+        negative_score,
+        rfm_segment,
+        rfm_score,
+        score_total,
+        tier,
+        tier_action,
+        fit_grade,
+        engagement_grade,
+        grade_cell,
+        grade_action,
+        buying_stage,
+        is_mql,
+        row_number() over (
+            order by score_total desc, engagement_points desc, fit_score desc, lead_id
+        ) as lead_rank,
+        last_activity_at,
+        {{ as_of_date() }} as as_of_date,
+        '{{ var("build_id") }}' as build_id
+    from graded
+
+)
+
+select * from final
