@@ -175,7 +175,8 @@ final as (
         ) as lead_rank,
         last_activity_at,
         {{ as_of_date() }} as as_of_date,
-        '{{ var("build_id") }}' as build_id
+        '{{ var("build_id") }}' as build_id,
+        '{{ var("scoring_version") }}' as scoring_version
     from graded
 
 )

@@ -1,0 +1,128 @@
+"""`leadscore`: the command line. Every verb calls the same functions the orchestrator does."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+from orchestration.settings import Settings
+
+
+def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as exc:
+        raise click.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Open lead scoring on your warehouse: load raw leads, events and orders; score; rank."""
+
+
+@main.command("demo-data")
+@click.option(
+    "--leads",
+    "lead_count",
+    type=click.IntRange(min=1),
+    default=5000,
+    show_default=True,
+    help="How many leads to generate.",
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed: same seed, same data.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data/demo"),
+    show_default=True,
+    help="Folder to write leads, events and orders files into.",
+)
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@click.option(
+    "--end-date",
+    callback=_parse_date,
+    default=None,
+    help="Last day of generated activity, YYYY-MM-DD (default: today, UTC).",
+)
+@click.option(
+    "--bad-rows",
+    type=click.FloatRange(0, 0.5),
+    default=0.0,
+    show_default=True,
+    help="Fraction of contract-breaking rows to inject (to see the rejects at work).",
+)
+def demo_data_command(
+    lead_count: int, seed: int, out_dir: Path, fmt: str, end_date: date | None, bad_rows: float
+) -> None:
+    """Write realistic demo raw data (leads, events, orders) into a folder."""
+    from orchestration.demo_data import generate_demo_data
+
+    counts = generate_demo_data(
+        out_dir, leads=lead_count, seed=seed, fmt=fmt, end_date=end_date, bad_row_fraction=bad_rows
+    )
+    click.echo(", ".join(f"{table} {count:,}" for table, count in counts.items()) + f" written to {out_dir}")
+
+
+@main.command("load")
+@click.argument("source_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def load_command(source_dir: Path) -> None:
+    """Load SOURCE_DIR's leads, events and orders (.csv or .parquet) as the raw layer, all or nothing."""
+    from orchestration.loader import RawLoadError, load_raw
+
+    settings = Settings.from_env()
+    try:
+        counts = load_raw(source_dir, settings.warehouse_path)
+    except RawLoadError as exc:
+        click.echo(f"load failed, nothing loaded: {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        "loaded "
+        + ", ".join(f"{table} {count:,}" for table, count in counts.items())
+        + f" into {settings.warehouse_path}"
+    )
+
+
+@main.command("build")
+@click.option(
+    "--as-of",
+    callback=_parse_date,
+    default=None,
+    help="Score as of this date, YYYY-MM-DD (default: today, UTC). Later events are ignored.",
+)
+def build_command(as_of: date | None) -> None:
+    """Check the point tables, build and test every model, and print a summary."""
+    from orchestration.pipeline import BuildError, build
+    from orchestration.seed_check import SeedError
+
+    try:
+        summary = build(Settings.from_env(), as_of=as_of)
+    except (BuildError, SeedError) as exc:
+        click.echo(f"build failed: {exc}", err=True)
+        sys.exit(1)
+    click.echo(summary.render())
+
+
+@main.command("top")
+@click.argument("n", type=click.IntRange(min=1))
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
+)
+def top_command(n: int, fmt: str) -> None:
+    """Print the N best-ranked leads of the lead-score mart."""
+    from orchestration.top_leads import format_rows, top_leads
+
+    settings = Settings.from_env()
+    try:
+        rows = top_leads(settings.warehouse_path, n)
+    except FileNotFoundError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(format_rows(rows, fmt))
+    if fmt == "table":
+        click.echo(f"\nmart: marts.lead_scores in {settings.warehouse_path}")

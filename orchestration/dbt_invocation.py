@@ -1,0 +1,128 @@
+"""Run dbt as a subprocess against the project, with the warehouse path and vars set.
+
+A subprocess (not dbtRunner in-process) so that dbt's DuckDB connection is closed when it returns, the
+caller can open the warehouse file itself, and a killed build cannot leave handles behind in the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from orchestration.settings import Settings
+
+FAILED_STATUSES = {"fail", "error", "runtime error"}
+
+
+@dataclass
+class TestFailure:
+    """A dbt node (test, unit test, model, seed) that failed, with the first rows a failed test returned."""
+
+    name: str
+    status: str
+    message: str
+    failing_rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class DbtResult:
+    """What a dbt invocation did."""
+
+    success: bool
+    failures: list[TestFailure]
+    output: str
+
+
+def dbt_executable() -> str:
+    """The dbt console script installed beside the running Python."""
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """The environment dbt runs with: the warehouse path and the project's profiles."""
+    env = dict(os.environ)
+    env["LEADSCORE_DUCKDB_PATH"] = str(settings.warehouse_path)
+    env["DBT_PROFILES_DIR"] = str(settings.project_dir)
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return env
+
+
+def run_dbt(
+    settings: Settings,
+    args: Sequence[str],
+    dbt_vars: Mapping[str, Any] | None = None,
+    target: str | None = None,
+    target_path: Path | None = None,
+) -> DbtResult:
+    """Run `dbt <args>` on the project; return success, every failed node, and dbt's output."""
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    target_path = target_path or settings.project_dir / "target"
+    command = [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(settings.project_dir),
+        "--target-path",
+        str(target_path),
+    ]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dict(dbt_vars))]
+    if target:
+        command += ["--target", target]
+    run_results = target_path / "run_results.json"
+    run_results.unlink(missing_ok=True)
+    completed = subprocess.run(
+        command,
+        cwd=settings.project_dir,
+        env=dbt_environment(settings),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = completed.stdout + completed.stderr
+    failures = _failures(run_results, settings.warehouse_path)
+    return DbtResult(success=completed.returncode == 0, failures=failures, output=output)
+
+
+def _failures(run_results: Path, warehouse_path: Path) -> list[TestFailure]:
+    if not run_results.exists():
+        return []
+    results = json.loads(run_results.read_text())["results"]
+    failures = []
+    for result in results:
+        if str(result.get("status", "")).lower() not in FAILED_STATUSES:
+            continue
+        unique_id = result["unique_id"]
+        failures.append(
+            TestFailure(
+                name=unique_id.split(".", 2)[-1],
+                status=str(result["status"]).lower(),
+                message=(result.get("message") or "").strip(),
+                failing_rows=_failing_rows(result.get("relation_name"), warehouse_path)
+                if unique_id.startswith("test.")
+                else [],
+            )
+        )
+    return failures
+
+
+def _failing_rows(relation: str | None, warehouse_path: Path) -> list[dict[str, Any]]:
+    """The first rows a failed data test stored in its audit table (tests store their failures)."""
+    if not relation or not warehouse_path.exists():
+        return []
+    try:
+        with duckdb.connect(str(warehouse_path), read_only=True) as con:
+            cursor = con.execute(f"select * from {relation} limit 5")
+            columns = [d[0] for d in cursor.description]
+            return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    except duckdb.Error:
+        return []

@@ -1,0 +1,138 @@
+"""The build pipeline: check the point tables, run dbt build (seeds, models, tests), summarise the result.
+
+`leadscore build` and the orchestrator call these same functions: one pipeline, several entry points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.dbt_invocation import TestFailure, run_dbt
+from orchestration.seed_check import check_seeds
+from orchestration.settings import Settings
+
+MART_RELATION = "marts.lead_scores"
+BREAKDOWN_RELATION = "marts.lead_score_breakdown"
+REJECTS_RELATION = "marts.rejected_rows"
+
+
+class BuildError(Exception):
+    """The build failed; nothing new should be trusted. The message says what failed and where."""
+
+
+@dataclass
+class BuildSummary:
+    """What a successful build produced."""
+
+    build_id: str
+    as_of: date
+    scoring_version: str
+    leads_scored: int
+    tiers: dict[str, int]
+    mql_count: int
+    rejects: dict[tuple[str, str], int]
+    warehouse_path: Path
+    mart_relation: str = MART_RELATION
+    warnings: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        """A short human summary for the terminal."""
+        lines = [
+            f"build {self.build_id}: scored {self.leads_scored:,} leads as of {self.as_of.isoformat()} "
+            f"(scoring model {self.scoring_version})",
+            "tiers: "
+            + ", ".join(f"{tier} {count:,}" for tier, count in self.tiers.items())
+            + f"; MQL {self.mql_count:,}",
+        ]
+        if self.rejects:
+            total = sum(self.rejects.values())
+            lines.append(f"rejected rows: {total:,} (see {REJECTS_RELATION})")
+            lines += [
+                f"  {table:<7} {reason:<28} {count:>8,}" for (table, reason), count in self.rejects.items()
+            ]
+        else:
+            lines.append("rejected rows: 0")
+        lines += [f"warning: {w}" for w in self.warnings]
+        lines.append(f"mart: {self.mart_relation} in {self.warehouse_path}")
+        return "\n".join(lines)
+
+
+def scoring_version(project_dir: Path) -> str:
+    """A short hash of the point tables (every seed CSV, by name and content): the scoring-model version."""
+    digest = hashlib.sha256()
+    for path in sorted((project_dir / "seeds").glob("*.csv")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def new_build_id(now: datetime | None = None) -> str:
+    """A unique, sortable build id."""
+    now = now or datetime.now(UTC)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def build(settings: Settings, as_of: date | None = None, target: str | None = None) -> BuildSummary:
+    """Check seeds, run `dbt build` as of a date, and summarise; raise BuildError naming what failed."""
+    check_seeds(settings.project_dir)
+    as_of = as_of or datetime.now(UTC).date()
+    build_id = new_build_id()
+    version = scoring_version(settings.project_dir)
+    dbt_vars = {"as_of": as_of.isoformat(), "build_id": build_id, "scoring_version": version}
+    result = run_dbt(settings, ["build"], dbt_vars=dbt_vars, target=target)
+    if not result.success:
+        raise BuildError(describe_failures(result.failures, result.output))
+    return summarise(settings, build_id=build_id, as_of=as_of, version=version)
+
+
+def describe_failures(failures: list[TestFailure], output: str) -> str:
+    """Turn failed dbt nodes into a message naming each failed test or model and its first failing rows."""
+    if not failures:
+        return "dbt build failed:\n" + output.strip()[-4000:]
+    lines = [f"dbt build failed: {len(failures)} node(s) failed"]
+    for failure in failures:
+        lines.append(f"- {failure.name} ({failure.status}): {failure.message}")
+        for row in failure.failing_rows:
+            shown = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
+            lines.append(f"    failing row: {shown}")
+    return "\n".join(lines)
+
+
+def summarise(settings: Settings, build_id: str, as_of: date, version: str) -> BuildSummary:
+    """Read counts back from the built warehouse (read-only)."""
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        leads_scored = con.execute(f"select count(*) from {MART_RELATION}").fetchone()[0]
+        tier_rows = con.execute(
+            f"""
+            select tiers.tier_key, count(scores.lead_id)
+            from point_tables.score_tiers as tiers
+            left join {MART_RELATION} as scores on scores.tier = tiers.tier_key
+            group by tiers.tier_key, tiers.tier_order
+            order by tiers.tier_order
+            """
+        ).fetchall()
+        mql_count = con.execute(f"select count(*) from {MART_RELATION} where is_mql").fetchone()[0]
+        reject_rows = con.execute(
+            f"""
+            select source_table, reject_reason, count(*)
+            from {REJECTS_RELATION}
+            group by source_table, reject_reason
+            order by source_table, count(*) desc, reject_reason
+            """
+        ).fetchall()
+    return BuildSummary(
+        build_id=build_id,
+        as_of=as_of,
+        scoring_version=version,
+        leads_scored=leads_scored,
+        tiers={tier: count for tier, count in tier_rows},
+        mql_count=mql_count,
+        rejects={(table, reason): count for table, reason, count in reject_rows},
+        warehouse_path=settings.warehouse_path,
+    )
