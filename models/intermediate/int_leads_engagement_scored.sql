@@ -54,7 +54,7 @@ capped as (
         buying_stage,
         event_count,
         last_occurred_at,
-        cast(undecayed_points as {{ dbt.type_float() }}) as undecayed_points,
+        cast(undecayed_points as {{ type_double() }}) as undecayed_points,
         decayed_points,
         decayed_points / undecayed_points as decay_factor,
         cap_points,

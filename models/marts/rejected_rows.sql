@@ -65,7 +65,7 @@ final as (
         row_id,
         reject_reason,
         source_file,
-        source_line,
+        cast(source_line as {{ dbt.type_bigint() }}) as source_line,
         loaded_at,
         '{{ var("build_id") }}' as build_id
     from unioned
