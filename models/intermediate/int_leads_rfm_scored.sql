@@ -34,7 +34,7 @@ per_lead as (
 
     select
         orders.lead_id,
-        floor({{ age_in_days('max(orders.ordered_at)', as_of_end_at()) }}) as recency_days,
+        {{ dbt.datediff('cast(max(orders.ordered_at) as date)', as_of_date(), 'day') }} as recency_days,
         count(*) as order_count,
         sum(orders.amount_eur) as monetary_eur
     from orders
