@@ -33,7 +33,7 @@ run: install
 lint: install
 	$(BIN)/ruff check orchestration tests
 	$(BIN)/ruff format --check orchestration tests
-	$(BIN)/sqlfluff lint models tests macros analyses
+	$(BIN)/sqlfluff lint models tests
 
 test: install lint
 	$(BIN)/pytest

@@ -6,18 +6,18 @@ counts as (
 
     select
         'leads' as source_table,
-        (select count(*) from {{ source('raw', 'leads') }}) as raw_rows,
-        (select count(*) from {{ ref('int_leads_validated') }}) as validated_rows
+        (select count(*) as n from {{ source('raw', 'leads') }}) as raw_rows,
+        (select count(*) as n from {{ ref('int_leads_validated') }}) as validated_rows
     union all
     select
         'events' as source_table,
-        (select count(*) from {{ source('raw', 'events') }}) as raw_rows,
-        (select count(*) from {{ ref('int_events_validated') }}) as validated_rows
+        (select count(*) as n from {{ source('raw', 'events') }}) as raw_rows,
+        (select count(*) as n from {{ ref('int_events_validated') }}) as validated_rows
     union all
     select
         'orders' as source_table,
-        (select count(*) from {{ source('raw', 'orders') }}) as raw_rows,
-        (select count(*) from {{ ref('int_orders_validated') }}) as validated_rows
+        (select count(*) as n from {{ source('raw', 'orders') }}) as raw_rows,
+        (select count(*) as n from {{ ref('int_orders_validated') }}) as validated_rows
 
 )
 

@@ -5,10 +5,14 @@ with
 scores as (
 
     select 1 as score
-    union all select 2
-    union all select 3
-    union all select 4
-    union all select 5
+    union all
+    select 2 as score
+    union all
+    select 3 as score
+    union all
+    select 4 as score
+    union all
+    select 5 as score
 
 ),
 
@@ -27,7 +31,7 @@ combinations as (
 select combinations.*
 from combinations
 where not exists (
-    select 1
+    select 1 as is_matched
     from {{ ref('rfm_segments') }} as segments
     where
         combinations.r_score between segments.min_r and segments.max_r

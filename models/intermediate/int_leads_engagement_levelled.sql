@@ -83,9 +83,9 @@ totals as (
 
     select
         leads.lead_id,
+        last_activity.last_activity_at,
         coalesce(per_lead.engagement_points, 0) as engagement_points,
-        coalesce(staged.stage_key, 'none') as buying_stage,
-        last_activity.last_activity_at
+        coalesce(staged.stage_key, 'none') as buying_stage
     from leads
     left join per_lead on leads.lead_id = per_lead.lead_id
     left join staged on leads.lead_id = staged.lead_id and staged.stage_rank = 1

@@ -24,7 +24,7 @@ decayed as (
         event_points.cap_points,
         event_points.buying_stage,
         event_points.points * {{ decay_factor('events.age_days', 'event_points.half_life_days') }}
-        as decayed_points
+            as decayed_points
     from events
     inner join event_points on events.event_type = event_points.event_type
 
@@ -56,8 +56,8 @@ capped as (
         last_occurred_at,
         cast(undecayed_points as {{ type_double() }}) as undecayed_points,
         decayed_points,
-        decayed_points / undecayed_points as decay_factor,
         cap_points,
+        decayed_points / undecayed_points as decay_factor,
         decayed_points > cap_points as is_capped,
         case when decayed_points > cap_points then cap_points else decayed_points end as engagement_points
     from aggregated

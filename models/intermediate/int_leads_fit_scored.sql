@@ -42,11 +42,11 @@ industry as (
     select
         leads.lead_id,
         'industry' as component_key,
-        coalesce(matched.industry_key, fallback.industry_key) as rule_key,
+        coalesce(matched_industry.industry_key, fallback.industry_key) as rule_key,
         coalesce(leads.industry_key, '(empty)') as matched_value,
-        coalesce(matched.points, fallback.points) as points
+        coalesce(matched_industry.points, fallback.points) as points
     from leads
-    left join industry_points as matched on leads.industry_key = matched.industry_key
+    left join industry_points as matched_industry on leads.industry_key = matched_industry.industry_key
     left join industry_points as fallback on fallback.industry_key = 'other'
 
 ),
@@ -99,7 +99,7 @@ job_role as (
         leads.lead_id,
         'job_role' as component_key,
         coalesce(role_matches.role_key, case when leads.job_title is null then 'no_title' else 'unmatched' end)
-        as rule_key,
+            as rule_key,
         coalesce(leads.job_title, '(empty)') as matched_value,
         coalesce(role_matches.points, 0) as points
     from leads

@@ -54,9 +54,9 @@ event_rules as (
     from rules
     inner join events
         on
-            events.event_type = rules.match_value
-            and (rules.match_subtype is null or events.event_subtype = rules.match_subtype)
-            and (rules.window_days is null or events.age_days <= rules.window_days)
+            rules.match_value = events.event_type
+            and (rules.match_subtype is null or rules.match_subtype = events.event_subtype)
+            and (rules.window_days is null or rules.window_days >= events.age_days)
     where rules.rule_type = 'event'
     group by events.lead_id, rules.rule_key
     having count(*) >= max(coalesce(rules.min_count, 1))
@@ -104,7 +104,9 @@ inactivity_rules as (
         leads.lead_id,
         rules.rule_key,
         coalesce(
-            'last activity ' || cast(floor(recent_activity.days_since_activity) as {{ dbt.type_string() }}) || ' days ago',
+            'last activity '
+            || cast(floor(recent_activity.days_since_activity) as {{ dbt.type_string() }})
+            || ' days ago',
             'no activity'
         ) as matched_value
     from leads

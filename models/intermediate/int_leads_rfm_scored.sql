@@ -34,7 +34,8 @@ per_lead as (
 
     select
         orders.lead_id,
-        {{ dbt.datediff('cast(max(orders.ordered_at) as date)', as_of_date(), 'day') }} as recency_days,
+        cast(max(orders.ordered_at) as date) as last_ordered_date,
+        max({{ as_of_date() }}) as as_of_date,
         count(*) as order_count,
         sum(orders.amount_eur) as monetary_eur
     from orders
@@ -43,26 +44,35 @@ per_lead as (
 
 ),
 
+recency as (
+
+    select
+        *,
+        {{ dbt.datediff('last_ordered_date', 'as_of_date', 'day') }} as recency_days  -- noqa: LT05
+    from per_lead
+
+),
+
 scored as (
 
     select
-        per_lead.*,
-        recency.rfm_score as recency_score,
+        recency.*,
+        recency_bands.rfm_score as recency_score,
         frequency.rfm_score as frequency_score,
         monetary.rfm_score as monetary_score
-    from per_lead
-    left join bands as recency
+    from recency
+    left join bands as recency_bands
         on
-            recency.rfm_dimension = 'recency'
-            and {{ in_band('per_lead.recency_days', 'recency.min_value', 'recency.max_value') }}
+            recency_bands.rfm_dimension = 'recency'
+            and {{ in_band('recency.recency_days', 'recency_bands.min_value', 'recency_bands.max_value') }}
     left join bands as frequency
         on
             frequency.rfm_dimension = 'frequency'
-            and {{ in_band('per_lead.order_count', 'frequency.min_value', 'frequency.max_value') }}
+            and {{ in_band('recency.order_count', 'frequency.min_value', 'frequency.max_value') }}
     left join bands as monetary
         on
             monetary.rfm_dimension = 'monetary'
-            and {{ in_band('per_lead.monetary_eur', 'monetary.min_value', 'monetary.max_value') }}
+            and {{ in_band('recency.monetary_eur', 'monetary.min_value', 'monetary.max_value') }}
 
 ),
 

@@ -75,7 +75,7 @@ scored as (
         leads.company_name,
         leads.email_domain,
         {% if var('expose_personal_data') %}leads.email{% else %}cast(null as {{ dbt.type_string() }}){% endif %}
-        as email,
+            as email,
         leads.industry_key,
         leads.employee_count,
         leads.country_code,
@@ -171,7 +171,7 @@ final as (
         buying_stage,
         is_mql,
         cast(row_number() over (
-            order by score_total desc, engagement_points desc, fit_score desc, lead_id
+            order by score_total desc, engagement_points desc, fit_score desc, lead_id asc
         ) as {{ dbt.type_bigint() }}) as lead_rank,
         last_activity_at,
         {{ as_of_date() }} as as_of_date,

@@ -27,7 +27,7 @@ renamed as (
         and {{ try_cast_value('trim(employee_count)', 'integer') }} is null as has_unparseable_employee_count,
         nullif(trim(annual_revenue), '') is not null
         and {{ try_cast_value('trim(annual_revenue)', 'decimal(18, 2)') }} is null
-        as has_unparseable_annual_revenue,
+            as has_unparseable_annual_revenue,
         nullif(trim(created_at), '') is not null
         and {{ parse_iso_timestamp('created_at') }} is null as has_unparseable_created_at,
         nullif(trim(converted_at), '') is not null
