@@ -126,3 +126,23 @@ def top_command(n: int, fmt: str) -> None:
     click.echo(format_rows(rows, fmt))
     if fmt == "table":
         click.echo(f"\nmart: marts.lead_scores in {settings.warehouse_path}")
+
+
+@main.command("bench")
+@click.option(
+    "--what",
+    type=click.Choice(["generator"]),
+    default="generator",
+    show_default=True,
+    help="What to measure: generator = demo-data generation.",
+)
+@click.option("--leads", "lead_count", type=click.IntRange(min=1), default=1_000_000, show_default=True)
+def bench_command(what: str, lead_count: int) -> None:
+    """Measure wall time and peak memory; print the figures and append them to BENCHMARKS.md."""
+    from orchestration.benchmarks import append_to_benchmarks, bench_generator, render
+
+    settings = Settings.from_env()
+    measurements = bench_generator(lead_count)
+    section = render(f"Demo-data generation, {lead_count:,} leads", measurements)
+    click.echo(section)
+    click.echo(f"appended to {append_to_benchmarks(settings.project_dir, section)}")

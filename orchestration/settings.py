@@ -1,4 +1,4 @@
-"""Where things live: the dbt project, the warehouse file, the raw schema. One place, read by every entry point."""
+"""Where things live: the dbt project, the warehouse file, the raw schema, read by every entry point."""
 
 from __future__ import annotations
 
@@ -44,5 +44,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         project_dir = PROJECT_DIR
-        warehouse = Path(os.environ.get("LEADSCORE_DUCKDB_PATH", project_dir / "warehouse" / "leadscore.duckdb"))
+        warehouse = Path(
+            os.environ.get("LEADSCORE_DUCKDB_PATH", project_dir / "warehouse" / "leadscore.duckdb")
+        )
         return cls(project_dir=project_dir, warehouse_path=warehouse.resolve())

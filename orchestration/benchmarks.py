@@ -1,0 +1,96 @@
+"""Benchmarks: time and peak memory of a command, appended to BENCHMARKS.md. Never part of the test suite."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+
+@dataclass
+class Measurement:
+    """Wall time and peak resident memory of one measured step."""
+
+    label: str
+    seconds: float
+    peak_rss_mib: float
+    detail: str = ""
+
+
+def measure_subprocess(label: str, command: list[str], env: dict[str, str] | None = None) -> Measurement:
+    """Run command in a fresh process; its peak RSS is read from getrusage of the waited-for child."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    output = process.stdout.read() if process.stdout else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{label} failed:\n{output}")
+    return Measurement(
+        label=label, seconds=seconds, peak_rss_mib=usage.ru_maxrss / 1024, detail=output.strip()
+    )
+
+
+def machine_description() -> str:
+    """Cores, memory and the versions that matter."""
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    versions = ", ".join(f"{name} {version(name)}" for name in ("duckdb", "dbt-core", "dbt-duckdb"))
+    return (
+        f"{os.cpu_count()} cores, {pages / 2**30:.1f} GiB, {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}, {versions}"
+    )
+
+
+def bench_generator(leads: int, seed: int = 42) -> list[Measurement]:
+    """Generate demo data of the given size (Parquet) in a fresh process and measure it."""
+    leadscore = str(Path(sys.executable).with_name("leadscore"))
+    with tempfile.TemporaryDirectory(prefix="leadscore-bench-") as out:
+        measurement = measure_subprocess(
+            f"demo-data --leads {leads:,}",
+            [
+                leadscore,
+                "demo-data",
+                "--leads",
+                str(leads),
+                "--seed",
+                str(seed),
+                "--out",
+                out,
+                "--end-date",
+                "2026-10-31",
+            ],
+        )
+        size = sum(f.stat().st_size for f in Path(out).iterdir())
+        measurement.detail += f" ({size / 2**20:,.0f} MiB of Parquet)"
+    return [measurement]
+
+
+def render(title: str, measurements: list[Measurement]) -> str:
+    """A Markdown section for BENCHMARKS.md."""
+    lines = [
+        f"## {title} ({datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')})",
+        "",
+        f"Machine: {machine_description()}",
+        "",
+        "| step | wall seconds | peak RSS MiB | detail |",
+        "|---|---:|---:|---|",
+    ]
+    lines += [f"| {m.label} | {m.seconds:.1f} | {m.peak_rss_mib:,.0f} | {m.detail} |" for m in measurements]
+    return "\n".join(lines) + "\n"
+
+
+def append_to_benchmarks(project_dir: Path, section: str) -> Path:
+    """Append a section to BENCHMARKS.md (creating it with a heading)."""
+    path = project_dir / "BENCHMARKS.md"
+    if not path.exists():
+        path.write_text("# Benchmarks\n\nWritten by `leadscore bench`; newest sections last.\n\n")
+    with path.open("a") as handle:
+        handle.write(section + "\n")
+    return path

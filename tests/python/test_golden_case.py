@@ -1,0 +1,141 @@
+"""The worked example end to end: load CSV files, build as of a date, read the top of the mart."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from conftest import CliRunner, Project
+
+AS_OF = "2026-11-20"
+
+LEADS = """lead_id,email,company_name,industry,employee_count,annual_revenue,country_code,job_title,lead_source,created_at,lifecycle_stage,converted_at
+G1,anne@golden-tech.fr,Golden Tech SAS,Technology,300,25000000,FR,,referral,2025-03-01T09:00:00Z,lead,
+N1,bob@retailer.de,Retailer GmbH,retail,800,9000000,DE,Marketing Manager,paid_search,2025-05-01T09:00:00+02:00,lead,
+D1,carl@gmail.com,Small Shop,retail,5,100000,BR,Student,social,2024-01-01 09:00:00,subscriber,
+C1,dora@buyer.fr,Buyer SA,finance,150,5000000,FR,CFO,event,2024-06-01T09:00:00Z,customer,2025-01-15T10:00:00Z
+"""
+
+EVENTS = """event_id,lead_id,event_type,occurred_at,properties
+E01,G1,demo_request,2026-11-14T10:00:00Z,"{""url"": ""/demo""}"
+E02,G1,demo_request,2026-11-17T10:00:00Z,"{""url"": ""/demo""}"
+E03,G1,demo_request,2026-11-19T15:00:00Z,"{""url"": ""/demo""}"
+E04,G1,pricing_page_view,2026-11-15T10:00:00Z,"{""url"": ""/pricing""}"
+E05,G1,pricing_page_view,2026-11-18T10:00:00Z,"{""url"": ""/pricing""}"
+E06,G1,pricing_page_view,2026-11-19T10:00:00Z,"{""url"": ""/pricing""}"
+E07,G1,content_download,2026-11-16T10:00:00Z,"{""url"": ""/whitepaper"", ""campaign"": ""q4""}"
+E08,G1,content_download,2026-11-18T11:00:00Z,"{""url"": ""/ebook""}"
+E09,G1,content_download,2026-11-19T12:00:00Z,"{""url"": ""/brochure""}"
+E10,G1,demo_request,2026-11-25T10:00:00Z,"{""url"": ""/demo""}"
+E11,N1,webinar_attended,2026-11-10T10:00:00Z,{}
+E12,N1,pricing_page_view,2026-11-12T10:00:00Z,{}
+E13,D1,email_bounce,2026-10-01T10:00:00Z,"{""bounce_type"": ""hard""}"
+E14,D1,unsubscribe,2026-10-02T10:00:00Z,{}
+E15,X9,page_view,2026-11-01T10:00:00Z,{}
+E16,N1,page_veiw,2026-11-01T10:00:00Z,{}
+E17,N1,page_view,yesterday,{}
+"""
+
+ORDERS = """order_id,lead_id,ordered_at,amount,currency,status
+O1,C1,2025-02-01T10:00:00Z,1200.00,EUR,completed
+O2,C1,2026-11-01T10:00:00Z,900.00,USD,completed
+O3,C1,2026-11-02T10:00:00Z,-50,EUR,completed
+"""
+
+
+def write_export(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "leads.csv").write_text(LEADS)
+    (folder / "events.csv").write_text(EVENTS)
+    (folder / "orders.csv").write_text(ORDERS)
+    return folder
+
+
+def test_golden_lead_scores_fifteen_and_tops_the_ranking(
+    tmp_path: Path, project: Project, leadscore: CliRunner
+):
+    export = write_export(tmp_path / "export")
+    loaded = leadscore("load", str(export))
+    assert "leads 4" in loaded.stdout and "events 17" in loaded.stdout and "orders 3" in loaded.stdout
+
+    built = leadscore("build", "--as-of", AS_OF)
+    assert "scored 4 leads as of 2026-11-20" in built.stdout
+    # Bad rows are counted by reason, not dropped silently.
+    assert "unknown_or_rejected_lead" in built.stdout
+    assert "unknown_event_type" in built.stdout
+    assert "unparseable_occurred_at" in built.stdout
+    assert "negative_amount" in built.stdout
+    assert str(project.warehouse) in built.stdout
+
+    top = json.loads(leadscore("top", "4", "--format", "json").stdout)
+    assert [row["lead_id"] for row in top][0] == "G1"
+    golden = top[0]
+    assert golden["score_total"] == 15.0
+    assert golden["tier"] == "prioritise"
+    assert golden["tier_action"] == "prioritise"
+    assert golden["grade_cell"] == "A1"
+    assert golden["buying_stage"] == "decision"
+    assert golden["is_mql"] is True
+    assert golden["lead_rank"] == 1
+    assert golden["as_of_date"] == AS_OF
+    assert [row["lead_rank"] for row in top] == [1, 2, 3, 4]
+
+    with duckdb.connect(str(project.warehouse), read_only=True) as con:
+        breakdown = con.execute(
+            """
+            select rule_type, rule_key, score_points
+            from marts.lead_score_breakdown where lead_id = 'G1' and is_counted_in_total
+            order by rule_type
+            """
+        ).fetchall()
+        # The demo request of 2026-11-25 is after as_of: ignored.
+        demo = con.execute(
+            """
+            select points, undecayed_points, is_capped from marts.lead_score_breakdown
+            where lead_id = 'G1' and rule_key = 'demo_request'
+            """
+        ).fetchone()
+        email = con.execute(
+            "select email, email_domain from marts.lead_scores where lead_id = 'G1'"
+        ).fetchone()
+    assert [(rule_type, rule_key, float(points)) for rule_type, rule_key, points in breakdown] == [
+        ("company_size", "mid_market", 4.5),
+        ("engagement_level", "high", 7.0),
+        ("geography", "primary", 1.0),
+        ("industry", "technology", 2.5),
+        ("job_role", "no_title", 0.0),
+    ]
+    assert demo == (50.0, 75.0, True)
+    assert email == (None, "golden-tech.fr")
+
+
+def test_top_prints_table_and_csv(tmp_path: Path, leadscore: CliRunner):
+    leadscore("load", str(write_export(tmp_path / "export")))
+    leadscore("build", "--as-of", AS_OF)
+    table = leadscore("top", "2").stdout
+    header, first = table.splitlines()[:2]
+    assert header.split()[:5] == ["lead_rank", "lead_id", "company_name", "score_total", "tier"]
+    assert first.split()[:2] == ["1", "G1"] and "15.00" in first
+    csv_lines = leadscore("top", "2", "--format", "csv").stdout.splitlines()
+    assert csv_lines[0].startswith("lead_rank,lead_id,company_name,score_total,tier")
+    assert csv_lines[1].startswith("1,G1,Golden Tech SAS,15.0,prioritise")
+    assert len(csv_lines) == 3
+
+
+def test_rescoring_a_past_date_ignores_later_events(tmp_path: Path, leadscore: CliRunner, project: Project):
+    leadscore("load", str(write_export(tmp_path / "export")))
+    leadscore("build", "--as-of", "2026-11-13")
+    with duckdb.connect(str(project.warehouse), read_only=True) as con:
+        golden = con.execute(
+            "select engagement_points, engagement_level, score_total from marts.lead_scores where lead_id = 'G1'"
+        ).fetchone()
+        customer = con.execute(
+            "select is_customer, rfm_segment from marts.lead_scores where lead_id = 'C1'"
+        ).fetchone()
+    # On 2026-11-13 none of G1's events had happened yet: fit 8, no engagement, inactive for 90 days (-3).
+    assert golden == (0.0, "low", 5.0)
+    # C1's orders: 1200 EUR (2025-02-01) and 900 USD (2026-11-01); the negative one was rejected.
+    # Recency 12 days (R5), 2 orders (F2), 2028 EUR (M3): potential loyalist.
+    assert customer == (True, "potential_loyalists")
