@@ -1,0 +1,94 @@
+"""A bad edit of a point table fails the build with a message naming the seed and the row."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import CliRunner, Project
+from golden_data import AS_OF, write_export
+
+
+def edit_seed(project: Project, seed: str, old: str, new: str) -> None:
+    path = project.dir / "seeds" / f"{seed}.csv"
+    text = path.read_text()
+    assert old in text, f"{old!r} not in {seed}"
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.fixture
+def loaded(tmp_path: Path, leadscore: CliRunner) -> CliRunner:
+    leadscore("load", str(write_export(tmp_path / "export")))
+    return leadscore
+
+
+def test_non_numeric_points_name_file_line_and_column(project: Project, loaded: CliRunner):
+    edit_seed(
+        project, "fit_industry_points", "retail,Retail and e-commerce,8", "retail,Retail and e-commerce,eight"
+    )
+    failed = loaded("build", "--as-of", AS_OF, check=False)
+    assert failed.returncode == 1
+    assert "fit_industry_points.csv line 3, column points" in failed.stderr
+    assert "eight" in failed.stderr
+
+
+@pytest.mark.parametrize(
+    ("seed", "old", "new", "expected"),
+    [
+        # bands that overlap: mid_market now starts at 90, inside micro [0, 100)
+        (
+            "fit_company_size_bands",
+            "mid_market,100,501,15",
+            "mid_market,90,501,15",
+            ["fit_company_size_bands", "band_key=micro", "overlaps"],
+        ),
+        # a gap between bands
+        (
+            "engagement_levels",
+            "medium,15,50,10",
+            "medium,16,50,10",
+            ["engagement_levels", "band_key=low", "gap"],
+        ),
+        # weights that do not add up
+        (
+            "score_weights",
+            "engagement,base,0.35",
+            "engagement,base,0.45",
+            ["score_weights_base_add_up_to_one", "actual_sum=1.1"],
+        ),
+        # a duplicate key
+        ("fit_geo_zones", "DE,secondary", "FR,secondary", ["fit_geo_zones_country_code", "country_code=FR"]),
+        # a negative rule on an event type that does not exist
+        (
+            "negative_rules",
+            "unsubscribed,event,unsubscribe,",
+            "unsubscribed,event,unsubscribed,",
+            ["negative_rules_event_types_known", "rule_key=unsubscribed"],
+        ),
+        # an unknown buying stage
+        (
+            "engagement_event_points",
+            "demo_request,decision,",
+            "demo_request,purchase,",
+            ["engagement_event_points_buying_stage", "purchase"],
+        ),
+    ],
+    ids=[
+        "overlapping-bands",
+        "gapped-bands",
+        "weights",
+        "duplicate-key",
+        "unknown-event-type",
+        "unknown-stage",
+    ],
+)
+def test_semantic_seed_errors_fail_the_build_naming_the_row(
+    project: Project, loaded: CliRunner, seed: str, old: str, new: str, expected: list[str]
+):
+    edit_seed(project, seed, old, new)
+    failed = loaded("build", "--as-of", AS_OF, check=False)
+    assert failed.returncode == 1, failed.stdout
+    assert "build failed" in failed.stderr
+    for fragment in expected:
+        assert fragment in failed.stderr, f"{fragment!r} not in:\n{failed.stderr}"
