@@ -58,7 +58,12 @@ def test_non_numeric_points_name_file_line_and_column(project: Project, loaded: 
             ["score_weights_base_add_up_to_one", "actual_sum=1.1"],
         ),
         # a duplicate key
-        ("fit_geo_zones", "DE,secondary", "FR,secondary", ["unique_fit_geo_zones_country_code", "unique_field=FR"]),
+        (
+            "fit_geo_zones",
+            "DE,secondary",
+            "FR,secondary",
+            ["unique_fit_geo_zones_country_code", "unique_field=FR"],
+        ),
         # a negative rule on an event type that does not exist
         (
             "negative_rules",
