@@ -12,7 +12,7 @@ export DBT_PROJECT_DIR := $(abspath .)
 DEMO_LEADS ?= 5000
 DEMO_SEED ?= 42
 
-.PHONY: install run test lint test-python test-dbt clean
+.PHONY: install system-packages run test lint clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -23,6 +23,10 @@ $(BIN)/leadscore: $(UV) pyproject.toml uv.lock
 	touch $@
 
 install: $(BIN)/leadscore
+
+# Debian packages the tests need (see scripts/system_packages.txt); `make run` does not need them.
+system-packages:
+	bash scripts/install_system_packages.sh
 
 run: install
 	$(BIN)/leadscore demo-data --leads $(DEMO_LEADS) --seed $(DEMO_SEED) --out data/demo
@@ -35,7 +39,7 @@ lint: install
 	$(BIN)/ruff format --check orchestration tests
 	$(BIN)/sqlfluff lint models tests
 
-test: install lint
+test: install system-packages lint
 	$(BIN)/pytest
 
 clean:
