@@ -1,0 +1,115 @@
+"""The DAG meets the bar of dbt-project-evaluator's rules: documentation and test coverage, primary keys,
+sources only in staging, naming and folder conventions, no hard-coded relations.
+
+Reads dbt's own artifacts (manifest.json, catalog.json) from a real build of a copy of the project.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import Project, copy_project
+from golden_data import AS_OF, write_export
+
+PRIMARY_KEY_TESTS = {"unique", "unique_combination_of_columns"}
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any]]:
+    root = tmp_path_factory.mktemp("conventions")
+    project = Project(dir=copy_project(root / "project"), warehouse=root / "warehouse" / "leadscore.duckdb")
+    bin_dir = Path(sys.executable).parent
+    env = project.env()
+    for args in (
+        [str(bin_dir / "leadscore"), "load", str(write_export(root / "export"))],
+        [str(bin_dir / "leadscore"), "build", "--as-of", AS_OF],
+        [str(bin_dir / "dbt"), "docs", "generate", "--vars", json.dumps({"as_of": AS_OF}), "--quiet"],
+    ):
+        subprocess.run(args, env=env, cwd=project.dir, check=True, capture_output=True, text=True)
+    target = project.dir / "target"
+    return json.loads((target / "manifest.json").read_text()), json.loads(
+        (target / "catalog.json").read_text()
+    )
+
+
+def models(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node for node in manifest["nodes"].values() if node["resource_type"] == "model"]
+
+
+def test_every_model_and_column_is_documented(artifacts):
+    manifest, catalog = artifacts
+    undocumented = []
+    for model in models(manifest):
+        if not model["description"].strip():
+            undocumented.append(model["name"])
+        built_columns = catalog["nodes"][model["unique_id"]]["columns"]
+        for column in built_columns:
+            documented = model["columns"].get(column.lower())
+            if not documented or not documented["description"].strip():
+                undocumented.append(f"{model['name']}.{column}")
+    assert undocumented == []
+
+
+def test_every_seed_and_seed_column_is_documented(artifacts):
+    manifest, catalog = artifacts
+    missing = []
+    for seed in (n for n in manifest["nodes"].values() if n["resource_type"] == "seed"):
+        if not seed["description"].strip():
+            missing.append(seed["name"])
+        for column in catalog["nodes"][seed["unique_id"]]["columns"]:
+            if not seed["columns"].get(column.lower(), {}).get("description", "").strip():
+                missing.append(f"{seed['name']}.{column}")
+    assert missing == []
+
+
+def test_every_model_has_a_primary_key_test(artifacts):
+    manifest, _ = artifacts
+    tested = set()
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "test" and node.get("test_metadata", {}).get("name") in PRIMARY_KEY_TESTS:
+            tested.update(
+                node.get("attached_node") and [node["attached_node"]] or node["depends_on"]["nodes"]
+            )
+    assert [m["name"] for m in models(manifest) if m["unique_id"] not in tested] == []
+
+
+def test_only_staging_models_read_sources_and_names_follow_folders(artifacts):
+    manifest, _ = artifacts
+    problems = []
+    for model in models(manifest):
+        folder = Path(model["original_file_path"]).parts[1]
+        reads_source = any(dep.startswith("source.") for dep in model["depends_on"]["nodes"])
+        if reads_source and folder != "staging":
+            problems.append(f"{model['name']} reads a source outside staging")
+        if folder == "staging":
+            source_name = Path(model["original_file_path"]).parts[2]
+            if not re.fullmatch(rf"stg_{source_name}__[a-z_]+s", model["name"]):
+                problems.append(f"{model['name']} is not stg_{source_name}__<entity>s")
+            if any(dep.startswith("model.") for dep in model["depends_on"]["nodes"]):
+                problems.append(f"{model['name']} (staging) depends on another model")
+        elif folder == "intermediate" and not model["name"].startswith("int_"):
+            problems.append(f"{model['name']} is intermediate but not int_*")
+        elif folder == "marts":
+            if model["name"].startswith(("stg_", "int_")):
+                problems.append(f"{model['name']} is a mart with a layer prefix")
+            if model["config"]["materialized"] != "table" or not model["config"]["contract"]["enforced"]:
+                problems.append(f"{model['name']} is a mart that is not a table with an enforced contract")
+    assert problems == []
+
+
+def test_no_hard_coded_relations(artifacts):
+    manifest, _ = artifacts
+    pattern = re.compile(r"\b(from|join)\s+(?!\{\{)[a-z_]+\.[a-z_]+", re.IGNORECASE)
+    offenders = [
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in {"model", "test"} and pattern.search(node.get("raw_code", "") or "")
+    ]
+    assert offenders == []
