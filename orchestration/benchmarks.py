@@ -72,6 +72,38 @@ def bench_generator(leads: int, seed: int = 42) -> list[Measurement]:
     return [measurement]
 
 
+def bench_pipeline(leads: int, seed: int = 42) -> list[Measurement]:
+    """Generate, load and build at the given size, each step in a fresh process, in a temporary folder."""
+    leadscore = str(Path(sys.executable).with_name("leadscore"))
+    with tempfile.TemporaryDirectory(prefix="leadscore-bench-") as work:
+        data, warehouse = Path(work) / "data", Path(work) / "warehouse.duckdb"
+        env = {**os.environ, "LEADSCORE_DUCKDB_PATH": str(warehouse)}
+        steps = [
+            (
+                "demo-data",
+                [
+                    "demo-data",
+                    "--leads",
+                    str(leads),
+                    "--seed",
+                    str(seed),
+                    "--out",
+                    str(data),
+                    "--end-date",
+                    "2026-10-31",
+                ],
+            ),
+            ("load", ["load", str(data)]),
+            ("build (every model and test)", ["build", "--as-of", "2026-10-31"]),
+        ]
+        measurements = []
+        for label, args in steps:
+            measurement = measure_subprocess(f"{label}, {leads:,} leads", [leadscore, *args], env=env)
+            measurement.detail = measurement.detail.splitlines()[0] if measurement.detail else ""
+            measurements.append(measurement)
+    return measurements
+
+
 def render(title: str, measurements: list[Measurement]) -> str:
     """A Markdown section for BENCHMARKS.md."""
     lines = [

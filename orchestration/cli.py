@@ -131,18 +131,22 @@ def top_command(n: int, fmt: str) -> None:
 @main.command("bench")
 @click.option(
     "--what",
-    type=click.Choice(["generator"]),
+    type=click.Choice(["generator", "pipeline"]),
     default="generator",
     show_default=True,
-    help="What to measure: generator = demo-data generation.",
+    help="generator = demo-data generation; pipeline = demo-data, load and build, step by step.",
 )
 @click.option("--leads", "lead_count", type=click.IntRange(min=1), default=1_000_000, show_default=True)
 def bench_command(what: str, lead_count: int) -> None:
     """Measure wall time and peak memory; print the figures and append them to BENCHMARKS.md."""
-    from orchestration.benchmarks import append_to_benchmarks, bench_generator, render
+    from orchestration.benchmarks import append_to_benchmarks, bench_generator, bench_pipeline, render
 
     settings = Settings.from_env()
-    measurements = bench_generator(lead_count)
-    section = render(f"Demo-data generation, {lead_count:,} leads", measurements)
+    if what == "generator":
+        section = render(f"Demo-data generation, {lead_count:,} leads", bench_generator(lead_count))
+    else:
+        section = render(
+            f"Pipeline (generate, load, build), {lead_count:,} leads", bench_pipeline(lead_count)
+        )
     click.echo(section)
     click.echo(f"appended to {append_to_benchmarks(settings.project_dir, section)}")
