@@ -77,7 +77,11 @@ def bench_pipeline(leads: int, seed: int = 42) -> list[Measurement]:
     leadscore = str(Path(sys.executable).with_name("leadscore"))
     with tempfile.TemporaryDirectory(prefix="leadscore-bench-") as work:
         data, warehouse = Path(work) / "data", Path(work) / "warehouse.duckdb"
-        env = {**os.environ, "LEADSCORE_DUCKDB_PATH": str(warehouse)}
+        env = {
+            **os.environ,
+            "LEADSCORE_DUCKDB_PATH": str(warehouse),
+            "DBT_TARGET_PATH": str(Path(work) / "target"),
+        }
         steps = [
             (
                 "demo-data",

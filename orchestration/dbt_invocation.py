@@ -65,7 +65,7 @@ def run_dbt(
 ) -> DbtResult:
     """Run `dbt <args>` on the project; return success, every failed node, and dbt's output."""
     settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    target_path = target_path or settings.project_dir / "target"
+    target_path = target_path or Path(os.environ.get("DBT_TARGET_PATH", settings.project_dir / "target"))
     command = [
         dbt_executable(),
         *args,
