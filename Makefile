@@ -29,7 +29,7 @@ system-packages:
 	bash scripts/install_system_packages.sh
 
 run: install
-	$(BIN)/leadscore demo-data --leads $(DEMO_LEADS) --seed $(DEMO_SEED) --out data/demo
+	$(BIN)/leadscore demo-data --leads $(DEMO_LEADS) --seed $(DEMO_SEED) --out data/demo --bad-rows 0.002
 	$(BIN)/leadscore load data/demo
 	$(BIN)/leadscore build
 	$(BIN)/leadscore top 10
