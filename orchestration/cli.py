@@ -131,18 +131,28 @@ def top_command(n: int, fmt: str) -> None:
 @main.command("bench")
 @click.option(
     "--what",
-    type=click.Choice(["generator", "pipeline"]),
-    default="generator",
+    type=click.Choice(["scoring", "generator", "pipeline"]),
+    default="scoring",
     show_default=True,
-    help="generator = demo-data generation; pipeline = demo-data, load and build, step by step.",
+    help="scoring = full build vs a hand-written floor query vs pandas on cached data; "
+    "generator = demo-data generation; pipeline = demo-data, load and build, step by step.",
 )
 @click.option("--leads", "lead_count", type=click.IntRange(min=1), default=1_000_000, show_default=True)
 def bench_command(what: str, lead_count: int) -> None:
     """Measure wall time and peak memory; print the figures and append them to BENCHMARKS.md."""
-    from orchestration.benchmarks import append_to_benchmarks, bench_generator, bench_pipeline, render
+    from orchestration.benchmarks import (
+        append_to_benchmarks,
+        bench_generator,
+        bench_pipeline,
+        bench_scoring,
+        render,
+    )
 
     settings = Settings.from_env()
-    if what == "generator":
+    if what == "scoring":
+        measurements, notes = bench_scoring(settings.project_dir, lead_count)
+        section = render(f"Scoring, {lead_count:,} leads", measurements, notes)
+    elif what == "generator":
         section = render(f"Demo-data generation, {lead_count:,} leads", bench_generator(lead_count))
     else:
         section = render(

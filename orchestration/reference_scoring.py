@@ -205,3 +205,44 @@ def score_with_pandas(
     )
     ranked["lead_rank"] = range(1, len(ranked) + 1)
     return ranked[["lead_id", "score_total", "lead_rank"]].reset_index(drop=True)
+
+
+def read_seed_frames(seeds_dir: Path) -> dict[str, pd.DataFrame]:
+    """The seed CSVs as frames: empty cells null, all-numeric columns numeric."""
+    frames = {}
+    for path in seeds_dir.glob("*.csv"):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False).replace("", None)
+        for column in frame.columns:
+            converted = pd.to_numeric(frame[column], errors="coerce")
+            if converted.notna().sum() == frame[column].notna().sum():
+                frame[column] = converted
+        frames[path.stem] = frame
+    return frames
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m orchestration.reference_scoring floor|pandas WAREHOUSE AS_OF SEEDS_DIR` (used by bench)."""
+    import os
+    import resource
+    import sys
+
+    method, warehouse, as_of_text, seeds_dir = (argv or sys.argv[1:])[:4]
+    if method == "pandas":
+        # Guard the machine: a pandas run that needs more than this fails with MemoryError instead.
+        limit = int(float(os.environ.get("LEADSCORE_PANDAS_MEMORY_GIB", "12")) * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    as_of = date.fromisoformat(as_of_text)
+    with duckdb.connect(warehouse, read_only=True, config={"memory_limit": "6GB", "threads": 2}) as con:
+        if method == "floor":
+            result = score_with_floor_query(con, as_of)
+        else:
+            raw = {
+                table: con.execute(f"select * from raw.{table}").df()
+                for table in ("leads", "events", "orders")
+            }
+            result = score_with_pandas(raw, read_seed_frames(Path(seeds_dir)), as_of)
+    print(f"{method}: {len(result):,} leads scored")
+
+
+if __name__ == "__main__":
+    main()

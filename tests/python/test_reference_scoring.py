@@ -7,9 +7,8 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
-from orchestration.reference_scoring import score_with_floor_query, score_with_pandas
+from orchestration.reference_scoring import read_seed_frames, score_with_floor_query, score_with_pandas
 
 from conftest import CliRunner, Project
 
@@ -30,15 +29,7 @@ def test_floor_query_and_pandas_match_the_mart(tmp_path: Path, project: Project,
         raw = {
             table: con.execute(f"select * from raw.{table}").df() for table in ("leads", "events", "orders")
         }
-    seeds = {
-        path.stem: pd.read_csv(path, dtype=str, keep_default_na=False).replace("", None)
-        for path in (project.dir / "seeds").glob("*.csv")
-    }
-    for frame in seeds.values():
-        for column in frame.columns:
-            converted = pd.to_numeric(frame[column], errors="coerce")
-            if converted.notna().sum() == frame[column].notna().sum():
-                frame[column] = converted
+    seeds = read_seed_frames(project.dir / "seeds")
     pandas_scores = score_with_pandas(raw, seeds, AS_OF)
 
     assert len(mart) > 1000
