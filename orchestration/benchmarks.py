@@ -49,24 +49,31 @@ def machine_description() -> str:
     )
 
 
+BENCH_AS_OF = "2026-10-31"
+
+
+def demo_data_args(leads: int, seed: int, out: Path) -> list[str]:
+    """`leadscore demo-data` arguments for benchmark data ending on BENCH_AS_OF."""
+    return [
+        "demo-data",
+        "--leads",
+        str(leads),
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--end-date",
+        BENCH_AS_OF,
+    ]
+
+
 def bench_generator(leads: int, seed: int = 42) -> list[Measurement]:
     """Generate demo data of the given size (Parquet) in a fresh process and measure it."""
     leadscore = str(Path(sys.executable).with_name("leadscore"))
     with tempfile.TemporaryDirectory(prefix="leadscore-bench-") as out:
         measurement = measure_subprocess(
             f"demo-data --leads {leads:,}",
-            [
-                leadscore,
-                "demo-data",
-                "--leads",
-                str(leads),
-                "--seed",
-                str(seed),
-                "--out",
-                out,
-                "--end-date",
-                "2026-10-31",
-            ],
+            [leadscore, *demo_data_args(leads, seed, Path(out))],
         )
         size = sum(f.stat().st_size for f in Path(out).iterdir())
         measurement.detail += f" ({size / 2**20:,.0f} MiB of Parquet)"
@@ -84,22 +91,9 @@ def bench_pipeline(leads: int, seed: int = 42) -> list[Measurement]:
             "DBT_TARGET_PATH": str(Path(work) / "target"),
         }
         steps = [
-            (
-                "demo-data",
-                [
-                    "demo-data",
-                    "--leads",
-                    str(leads),
-                    "--seed",
-                    str(seed),
-                    "--out",
-                    str(data),
-                    "--end-date",
-                    "2026-10-31",
-                ],
-            ),
+            ("demo-data", demo_data_args(leads, seed, data)),
             ("load", ["load", str(data)]),
-            ("build (every model and test)", ["build", "--as-of", "2026-10-31"]),
+            ("build (every model and test)", ["build", "--as-of", BENCH_AS_OF]),
         ]
         measurements = []
         for label, args in steps:
@@ -107,9 +101,6 @@ def bench_pipeline(leads: int, seed: int = 42) -> list[Measurement]:
             measurement.detail = measurement.detail.splitlines()[0] if measurement.detail else ""
             measurements.append(measurement)
     return measurements
-
-
-BENCH_AS_OF = "2026-10-31"
 
 
 def cached_bench_warehouse(project_dir: Path, leads: int, seed: int = 42) -> Path:
@@ -120,18 +111,7 @@ def cached_bench_warehouse(project_dir: Path, leads: int, seed: int = 42) -> Pat
     if not warehouse.exists():
         data = folder / "files"
         subprocess.run(
-            [
-                leadscore,
-                "demo-data",
-                "--leads",
-                str(leads),
-                "--seed",
-                str(seed),
-                "--out",
-                str(data),
-                "--end-date",
-                BENCH_AS_OF,
-            ],
+            [leadscore, *demo_data_args(leads, seed, data)],
             check=True,
         )
         partial = folder / "loading.duckdb"
