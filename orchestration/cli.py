@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -48,7 +48,7 @@ def main() -> None:
     "--end-date",
     callback=_parse_date,
     default=None,
-    help="Last day of generated activity, YYYY-MM-DD (default: today, UTC).",
+    help="Last day of generated activity, YYYY-MM-DD (default: yesterday, UTC: nothing later than the load).",
 )
 @click.option(
     "--bad-rows",
@@ -63,6 +63,7 @@ def demo_data_command(
     """Write realistic demo raw data (leads, events, orders) into a folder."""
     from orchestration.demo_data import generate_demo_data
 
+    end_date = end_date or datetime.now(UTC).date() - timedelta(days=1)
     counts = generate_demo_data(
         out_dir, leads=lead_count, seed=seed, fmt=fmt, end_date=end_date, bad_row_fraction=bad_rows
     )
