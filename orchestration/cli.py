@@ -73,19 +73,24 @@ def demo_data_command(
 @main.command("load")
 @click.argument("source_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def load_command(source_dir: Path) -> None:
-    """Load SOURCE_DIR's leads, events and orders (.csv or .parquet) as the raw layer, all or nothing."""
+    """Load SOURCE_DIR's leads, events and orders (.csv or .parquet) as the raw layer, all or nothing.
+
+    The raw layer is staged in the working copy of the warehouse; `leadscore build` publishes it."""
     from orchestration.loader import RawLoadError, load_raw
+    from orchestration.publishing import prepare_working_copy, writer_lock
 
     settings = Settings.from_env()
     try:
-        counts = load_raw(source_dir, settings.warehouse_path)
+        with writer_lock(settings):
+            working = prepare_working_copy(settings)
+            counts = load_raw(source_dir, working)
     except RawLoadError as exc:
         click.echo(f"load failed, nothing loaded: {exc}", err=True)
         sys.exit(1)
     click.echo(
         "loaded "
         + ", ".join(f"{table} {count:,}" for table, count in counts.items())
-        + f" into {settings.warehouse_path}"
+        + f" into {working} (staged; `leadscore build` publishes it to {settings.warehouse_path})"
     )
 
 

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 
 from orchestration.dbt_invocation import TestFailure, run_dbt
+from orchestration.publishing import prepare_working_copy, publish, writer_lock
 from orchestration.seed_check import check_seeds
 from orchestration.settings import Settings
 
@@ -40,6 +41,7 @@ class BuildSummary:
     warehouse_path: Path
     mart_relation: str = MART_RELATION
     warnings: list[str] = field(default_factory=list)
+    published_path: Path | None = None
 
     def render(self) -> str:
         """A short human summary for the terminal."""
@@ -60,6 +62,8 @@ class BuildSummary:
             lines.append("rejected rows: 0")
         lines += [f"warning: {w}" for w in self.warnings]
         lines.append(f"mart: {self.mart_relation} in {self.warehouse_path}")
+        if self.published_path:
+            lines.append(f"published: {self.published_path}")
         return "\n".join(lines)
 
 
@@ -79,16 +83,26 @@ def new_build_id(now: datetime | None = None) -> str:
 
 
 def build(settings: Settings, as_of: date | None = None, target: str | None = None) -> BuildSummary:
-    """Check seeds, run `dbt build` as of a date, and summarise; raise BuildError naming what failed."""
+    """Check seeds; write, audit, publish: run `dbt build` (models and every test) as of a date in the working
+    copy of the warehouse and, only if everything passed, publish it atomically onto the served path.
+    Raise BuildError naming what failed (the served file is then untouched)."""
     check_seeds(settings.project_dir)
     as_of = as_of or datetime.now(UTC).date()
     build_id = new_build_id()
     version = scoring_version(settings.project_dir)
     dbt_vars = {"as_of": as_of.isoformat(), "build_id": build_id, "scoring_version": version}
-    result = run_dbt(settings, ["build"], dbt_vars=dbt_vars, target=target)
-    if not result.success:
-        raise BuildError(describe_failures(result.failures, result.output))
-    return summarise(settings, build_id=build_id, as_of=as_of, version=version)
+    with writer_lock(settings):
+        working = replace(settings, warehouse_path=prepare_working_copy(settings))
+        result = run_dbt(working, ["build"], dbt_vars=dbt_vars, target=target)
+        if not result.success:
+            raise BuildError(
+                describe_failures(result.failures, result.output)
+                + f"\nnot published: the previous version is still served at {settings.warehouse_path}"
+            )
+        summary = summarise(working, build_id=build_id, as_of=as_of, version=version)
+        summary.published_path = publish(settings)
+        summary.warehouse_path = settings.warehouse_path
+    return summary
 
 
 def describe_failures(failures: list[TestFailure], output: str) -> str:
