@@ -154,7 +154,12 @@ def load_raw(source_dir: Path, warehouse_path: Path, loaded_at: datetime | None 
 def _connect(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
     """Open the warehouse file; a lock held by another process becomes a RawLoadError naming the file."""
     try:
-        return duckdb.connect(str(warehouse_path))
+        # Attach under a fixed catalog name: a file named raw.duckdb would otherwise make the catalog `raw`
+        # clash with the schema `raw` ("ambiguous reference").
+        con = duckdb.connect()
+        con.execute(f"ATTACH {_literal(str(warehouse_path))} AS warehouse")
+        con.execute("USE warehouse")
+        return con
     except duckdb.Error as exc:
         raise RawLoadError(f"{warehouse_path}: cannot open the warehouse ({_first_line(exc)})") from exc
 

@@ -461,3 +461,16 @@ def test_unopenable_warehouse_is_a_load_error(tmp_path: Path) -> None:
     not_a_file.mkdir()
     message = load_error(write_sources(tmp_path / "src"), not_a_file)
     assert "warehouse.duckdb: cannot open the warehouse" in message
+
+
+def test_a_warehouse_file_named_raw_loads(tmp_path: Path) -> None:
+    """The catalog of raw.duckdb is `raw`, like the schema: the loader must not trip over the clash."""
+    source = tmp_path / "export"
+    source.mkdir()
+    (source / "leads.csv").write_text(",".join(RAW_CONTRACT["leads"]) + "\nL1" + "," * 11 + "\n")
+    (source / "events.csv").write_text(",".join(RAW_CONTRACT["events"]) + "\n")
+    (source / "orders.csv").write_text(",".join(RAW_CONTRACT["orders"]) + "\n")
+    warehouse = tmp_path / "raw.duckdb"
+    assert load_raw(source, warehouse) == {"leads": 1, "events": 0, "orders": 0}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute('select lead_id from "raw"."raw"."leads"').fetchall() == [("L1",)]
