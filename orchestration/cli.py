@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from orchestration.analysis_cli import ANALYSIS_COMMANDS
 from orchestration.settings import Settings
 
 
@@ -101,13 +102,19 @@ def load_command(source_dir: Path) -> None:
     default=None,
     help="Score as of this date, YYYY-MM-DD (default: today, UTC). Later events are ignored.",
 )
-def build_command(as_of: date | None) -> None:
+@click.option(
+    "--accept-drift",
+    is_flag=True,
+    help="Publish even if the mean score or the MQL share moved more than the drift bounds "
+    "(LEADSCORE_DRIFT_MEAN_SCORE, LEADSCORE_DRIFT_MQL_SHARE) since the last published build.",
+)
+def build_command(as_of: date | None, accept_drift: bool) -> None:
     """Check the point tables, build and test every model, and print a summary."""
     from orchestration.pipeline import BuildError, build
     from orchestration.seed_check import SeedError
 
     try:
-        summary = build(Settings.from_env(), as_of=as_of)
+        summary = build(Settings.from_env(), as_of=as_of, accept_drift=accept_drift)
     except (BuildError, SeedError) as exc:
         click.echo(f"build failed: {exc}", err=True)
         sys.exit(1)
@@ -166,3 +173,8 @@ def bench_command(what: str, lead_count: int) -> None:
         )
     click.echo(section)
     click.echo(f"appended to {append_to_benchmarks(settings.project_dir, section)}")
+
+
+# backtest, impact, calibrate, report: measuring the scoring (orchestration/analysis_cli.py).
+for _command in ANALYSIS_COMMANDS:
+    main.add_command(_command)

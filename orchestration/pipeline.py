@@ -15,6 +15,7 @@ import duckdb
 
 from orchestration.dbt_invocation import TestFailure, run_dbt
 from orchestration.publishing import prepare_working_copy, publish, writer_lock
+from orchestration.quality import record_published_run, validate_marts
 from orchestration.seed_check import check_seeds
 from orchestration.settings import Settings
 
@@ -42,6 +43,7 @@ class BuildSummary:
     mart_relation: str = MART_RELATION
     warnings: list[str] = field(default_factory=list)
     published_path: Path | None = None
+    quality: str = ""
 
     def render(self) -> str:
         """A short human summary for the terminal."""
@@ -61,6 +63,8 @@ class BuildSummary:
         else:
             lines.append("rejected rows: 0")
         lines += [f"warning: {w}" for w in self.warnings]
+        if self.quality:
+            lines.append(f"quality checks: {self.quality}")
         lines.append(f"mart: {self.mart_relation} in {self.warehouse_path}")
         if self.published_path:
             lines.append(f"published: {self.published_path}")
@@ -82,7 +86,9 @@ def new_build_id(now: datetime | None = None) -> str:
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def build(settings: Settings, as_of: date | None = None, target: str | None = None) -> BuildSummary:
+def build(
+    settings: Settings, as_of: date | None = None, target: str | None = None, accept_drift: bool = False
+) -> BuildSummary:
     """Check seeds; write, audit, publish: run `dbt build` (models and every test) as of a date in the working
     copy of the warehouse and, only if everything passed, publish it atomically onto the served path.
     Raise BuildError naming what failed (the served file is then untouched)."""
@@ -99,7 +105,17 @@ def build(settings: Settings, as_of: date | None = None, target: str | None = No
                 describe_failures(result.failures, result.output)
                 + f"\nnot published: the previous version is still served at {settings.warehouse_path}"
             )
+        outcomes = validate_marts(working.warehouse_path, check_drift=not accept_drift)
+        failed = [outcome for outcome in outcomes if not outcome.success]
+        if failed:
+            raise BuildError(
+                f"{len(failed)} of {len(outcomes)} quality expectations failed (Great Expectations):\n"
+                + "\n".join(f"- {o.suite}: {o.expectation}: {o.detail}" for o in failed)
+                + f"\nnot published: the previous version is still served at {settings.warehouse_path}"
+            )
         summary = summarise(working, build_id=build_id, as_of=as_of, version=version)
+        summary.quality = f"{len(outcomes)}/{len(outcomes)} expectations passed"
+        record_published_run(working.warehouse_path, build_id, as_of.isoformat())
         summary.published_path = publish(settings)
         summary.warehouse_path = settings.warehouse_path
     return summary

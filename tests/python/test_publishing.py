@@ -122,3 +122,22 @@ def test_a_refresh_killed_at_random_moments_leaves_the_served_mart_intact(
     assert f"published: {published}" in after.stdout
     count, build_id = served_rows(published)
     assert count == 4 and build_id != served[1][1]
+
+
+def test_drift_beyond_the_bound_blocks_publishing_until_accepted(
+    project: Project, leadscore: CliRunner, published: Path
+):
+    """Great Expectations audit: re-scoring a week earlier drops the golden lead from 15 to 5 points, moving
+    the mean score of the four leads by 2.5 (> the 2.0 default bound)."""
+    before = digest(published)
+    blocked = leadscore("build", "--as-of", "2026-11-13", check=False)
+    assert blocked.returncode == 1
+    assert "quality expectations failed (Great Expectations)" in blocked.stderr
+    assert "drift from the last published run" in blocked.stderr
+    assert "not published" in blocked.stderr
+    assert digest(published) == before
+    accepted = leadscore("build", "--as-of", "2026-11-13", "--accept-drift")
+    assert "quality checks: 12/12 expectations passed" in accepted.stdout
+    assert f"published: {published}" in accepted.stdout
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.execute("select count(*) from audit.published_runs").fetchone()[0] == 2

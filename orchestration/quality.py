@@ -1,0 +1,236 @@
+"""Great Expectations suites on the marts: the audit step of write, audit, publish.
+
+GX's SQL datasource does not work on DuckDB, so each mart is read through a read-only DuckDB connection into
+a pandas dataframe and validated with an ephemeral GX context. The same function serves `leadscore build`
+and any orchestrator. Every suite is blocking: one failed expectation and the build is not published.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+AUDIT_TABLE = "audit.published_runs"
+
+
+@dataclass
+class Outcome:
+    """One expectation's result."""
+
+    suite: str
+    expectation: str
+    success: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class DriftBounds:
+    """How far the mean score and the MQL share may move from the last published run."""
+
+    mean_score: float = float(os.environ.get("LEADSCORE_DRIFT_MEAN_SCORE", "2.0"))
+    mql_share: float = float(os.environ.get("LEADSCORE_DRIFT_MQL_SHARE", "0.10"))
+
+
+def _band(values: pd.Series, bands: pd.DataFrame, lower: str, upper: str, key: str) -> pd.Series:
+    out = pd.Series(None, index=values.index, dtype=object)
+    for band in bands.itertuples(index=False):
+        low, high = getattr(band, lower), getattr(band, upper)
+        mask = values.notna()
+        if pd.notna(low):
+            mask &= values >= float(low)
+        if pd.notna(high):
+            mask &= values < float(high)
+        out[mask] = getattr(band, key)
+    return out
+
+
+def read_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+    """The mart, breakdown totals, the point tables the checks need, and the expected lead count."""
+    scores = con.execute(
+        """
+        select s.*, cast(s.is_mql as integer) as is_mql_int, b.breakdown_total
+        from marts.lead_scores as s
+        left join (
+            select lead_id, sum(score_points) as breakdown_total
+            from marts.lead_score_breakdown
+            group by lead_id
+        ) as b using (lead_id)
+        """
+    ).df()
+    frames = {"lead_scores": scores}
+    for seed in (
+        "score_weights",
+        "score_tiers",
+        "fit_grade_bands",
+        "engagement_levels",
+        "negative_rules",
+        "rfm_segments",
+        "fit_industry_points",
+        "fit_company_size_bands",
+        "fit_zone_points",
+        "fit_job_roles",
+    ):
+        frames[seed] = con.execute(f"select * from point_tables.{seed}").df()
+    # Independent of the scoring joins: accepted raw leads that existed at the end of the as-of date.
+    frames["expected_leads"] = con.execute(
+        """
+        select count(*) as n
+        from intermediate.int_leads_validated
+        where
+            reject_reason is null
+            and created_at < (select max(as_of_date) from marts.lead_scores) + interval 1 day
+        """
+    ).df()
+    has_audit = con.execute(
+        "select count(*) from information_schema.tables"
+        " where table_schema = 'audit' and table_name = 'published_runs'"
+    ).fetchone()[0]
+    frames["last_run"] = (
+        con.execute(f"select * from {AUDIT_TABLE} order by published_at desc limit 1").df()
+        if has_audit
+        else pd.DataFrame()
+    )
+    return frames
+
+
+def build_suites(frames: dict[str, pd.DataFrame], bounds: DriftBounds) -> list[tuple[str, list]]:
+    """The expectation suites, with bounds taken from the point tables."""
+    import great_expectations as gx
+
+    ex = gx.expectations
+    weights = frames["score_weights"].set_index("component_key")["weight"].astype(float)
+    max_fit = (
+        float(frames["fit_industry_points"]["points"].max()) * weights["industry"]
+        + float(frames["fit_company_size_bands"]["points"].max()) * weights["company_size"]
+        + float(frames["fit_zone_points"]["points"].max()) * weights["geography"]
+        + float(frames["fit_job_roles"]["points"].max()) * weights["job_role"]
+    )
+    max_engagement = float(frames["engagement_levels"]["points"].max()) * weights["engagement"]
+    min_negative = float(frames["negative_rules"]["points"].sum()) * weights["negative"]
+    max_rfm = float(frames["rfm_segments"]["points"].max()) * weights["rfm"]
+    count = int(len(frames["lead_scores"]))
+    expected = int(frames["expected_leads"]["n"].iloc[0])
+    ranges = [
+        ex.ExpectColumnValuesToBeBetween(column="fit_score", min_value=0, max_value=max_fit + 1e-9),
+        ex.ExpectColumnValuesToBeBetween(
+            column="engagement_score", min_value=0, max_value=max_engagement + 1e-9
+        ),
+        ex.ExpectColumnValuesToBeBetween(column="negative_score", min_value=min_negative - 1e-9, max_value=0),
+        ex.ExpectColumnValuesToBeBetween(column="rfm_score", min_value=0, max_value=max_rfm + 1e-9),
+    ]
+    ranking = [
+        ex.ExpectColumnValuesToBeUnique(column="lead_rank"),
+        ex.ExpectColumnMinToBeBetween(column="lead_rank", min_value=1, max_value=1),
+        ex.ExpectColumnMaxToBeBetween(column="lead_rank", min_value=count, max_value=count),
+    ]
+    consistency = [
+        ex.ExpectColumnPairValuesToBeEqual(column_A="tier", column_B="expected_tier"),
+        ex.ExpectColumnPairValuesToBeEqual(column_A="fit_grade", column_B="expected_fit_grade"),
+        ex.ExpectTableRowCountToEqual(value=expected),
+        ex.ExpectColumnValuesToBeBetween(column="breakdown_difference", min_value=-1e-9, max_value=1e-9),
+        ex.ExpectColumnValuesToNotBeNull(column="breakdown_total"),
+    ]
+    suites = [("component ranges", ranges), ("rank", ranking), ("consistency", consistency)]
+    last = frames["last_run"]
+    if not last.empty:
+        mean, share = float(last["mean_score"].iloc[0]), float(last["mql_share"].iloc[0])
+        suites.append(
+            (
+                "drift from the last published run",
+                [
+                    ex.ExpectColumnMeanToBeBetween(
+                        column="score_total",
+                        min_value=mean - bounds.mean_score,
+                        max_value=mean + bounds.mean_score,
+                    ),
+                    ex.ExpectColumnMeanToBeBetween(
+                        column="is_mql_int",
+                        min_value=share - bounds.mql_share,
+                        max_value=share + bounds.mql_share,
+                    ),
+                ],
+            )
+        )
+    return suites
+
+
+def validate_marts(
+    warehouse: Path, bounds: DriftBounds | None = None, check_drift: bool = True
+) -> list[Outcome]:
+    """Run every suite on the warehouse's marts (read-only); return one outcome per expectation."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        frames = read_frames(con)
+    if not check_drift:
+        frames["last_run"] = pd.DataFrame()
+    scores = frames["lead_scores"]
+    scores["expected_tier"] = _band(
+        scores["score_total"].astype(float), frames["score_tiers"], "min_score", "max_score", "tier_key"
+    )
+    scores["expected_fit_grade"] = _band(
+        scores["fit_score"].astype(float),
+        frames["fit_grade_bands"],
+        "min_fit_points",
+        "max_fit_points",
+        "fit_grade",
+    )
+    scores["breakdown_difference"] = scores["score_total"].astype(float) - scores["breakdown_total"].astype(
+        float
+    )
+    for column in ("fit_score", "engagement_score", "negative_score", "rfm_score", "score_total"):
+        scores[column] = scores[column].astype(float)
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch = (
+        context.data_sources.add_pandas("marts")
+        .add_dataframe_asset("lead_scores")
+        .add_batch_definition_whole_dataframe("whole")
+        .get_batch(batch_parameters={"dataframe": scores})
+    )
+    outcomes = []
+    for name, expectations in build_suites(frames, bounds or DriftBounds()):
+        suite = gx.ExpectationSuite(name=name)
+        for expectation in expectations:
+            suite.add_expectation(expectation)
+        for result in batch.validate(suite, result_format="SUMMARY").results:
+            config = result.expectation_config
+            kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+            observed = result.result.get("observed_value", result.result.get("partial_unexpected_list"))
+            outcomes.append(
+                Outcome(name, f"{config.type}({kwargs})", bool(result.success), f"observed {observed}")
+            )
+    return outcomes
+
+
+def record_published_run(warehouse: Path, build_id: str, as_of: str) -> None:
+    """Remember the published run's mean score and MQL share (the next build's drift reference)."""
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create schema if not exists audit")
+        con.execute(
+            f"""
+            create table if not exists {AUDIT_TABLE} (
+                build_id varchar, as_of_date date, lead_count bigint, mean_score double, mql_share double,
+                published_at timestamp
+            )
+            """
+        )
+        con.execute(
+            f"""
+            insert into {AUDIT_TABLE}
+            select
+                ?, cast(? as date), count(*), avg(score_total),
+                avg(case when is_mql then 1.0 else 0.0 end), current_timestamp
+            from marts.lead_scores
+            """,
+            [build_id, as_of],
+        )
