@@ -1,0 +1,65 @@
+-- A daily history of every lead's scores: one row per lead, score date (the as-of date of a build) and
+-- scoring version (hash of the point tables). Each build adds the scores of its as-of date; rebuilding the
+-- same date with the same point tables replaces them, and scores from other point tables stay beside them.
+{{
+    config(
+        materialized='incremental',
+        unique_key=['lead_id', 'score_date', 'scoring_version'],
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns'
+    )
+}}
+
+with
+
+scores as (
+
+    select * from {{ ref('lead_scores') }}
+
+),
+
+tiers as (
+
+    select * from {{ ref('score_tiers') }}
+
+),
+
+history as (
+
+    select
+        scores.lead_id || ':' || cast(scores.as_of_date as {{ dbt.type_string() }})
+        || ':' || scores.scoring_version as lead_score_history_id,
+        scores.lead_id,
+        scores.as_of_date as score_date,
+        scores.scoring_version,
+        scores.build_id,
+        scores.is_customer,
+        scores.converted_at,
+        scores.industry_points,
+        scores.company_size_points,
+        scores.geography_points,
+        scores.job_role_points,
+        scores.fit_score,
+        scores.engagement_points,
+        scores.engagement_level,
+        scores.engagement_score,
+        scores.negative_score,
+        scores.rfm_segment,
+        scores.rfm_score,
+        scores.score_total,
+        scores.tier,
+        tiers.tier_order,
+        scores.tier_action,
+        scores.fit_grade,
+        scores.engagement_grade,
+        scores.grade_cell,
+        scores.buying_stage,
+        scores.is_mql,
+        scores.lead_rank,
+        cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }}) as recorded_at
+    from scores
+    left join tiers on scores.tier = tiers.tier_key
+
+)
+
+select * from history
