@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from orchestration.analysis_cli import ANALYSIS_COMMANDS
 from orchestration.settings import Settings
 
 
@@ -172,3 +173,8 @@ def bench_command(what: str, lead_count: int) -> None:
         )
     click.echo(section)
     click.echo(f"appended to {append_to_benchmarks(settings.project_dir, section)}")
+
+
+# backtest, impact, calibrate, report: measuring the scoring (orchestration/analysis_cli.py).
+for _command in ANALYSIS_COMMANDS:
+    main.add_command(_command)

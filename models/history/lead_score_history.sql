@@ -24,6 +24,17 @@ tiers as (
 
 ),
 
+negative_rules as (
+
+    select
+        lead_id,
+        {{ dbt.listagg('rule_key', "','", 'order by rule_key') }} as negative_rules
+    from {{ ref('lead_score_breakdown') }}
+    where rule_type = 'negative_rule'
+    group by lead_id
+
+),
+
 history as (
 
     select
@@ -44,6 +55,7 @@ history as (
         scores.engagement_level,
         scores.engagement_score,
         scores.negative_score,
+        negative_rules.negative_rules,
         scores.rfm_segment,
         scores.rfm_score,
         scores.score_total,
@@ -59,6 +71,7 @@ history as (
         cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }}) as recorded_at
     from scores
     left join tiers on scores.tier = tiers.tier_key
+    left join negative_rules on scores.lead_id = negative_rules.lead_id
 
 )
 

@@ -46,7 +46,9 @@ def test_history_adds_dates_replaces_reruns_and_keeps_other_versions(
     # New point tables: a new scoring version beside the old one, whose rows are untouched.
     seed = project.dir / "seeds" / "fit_industry_points.csv"
     seed.write_text(
-        seed.read_text().replace("technology,Technology and software,10", "technology,Technology and software,14")
+        seed.read_text().replace(
+            "technology,Technology and software,10", "technology,Technology and software,14"
+        )
     )
     leadscore("build", "--as-of", AS_OF, "--accept-drift")
     both = history(project)
