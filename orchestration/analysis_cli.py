@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import click
 
@@ -91,4 +92,101 @@ def backtest_command(
     click.echo(report.render())
 
 
-ANALYSIS_COMMANDS: tuple[click.Command, ...] = (backtest_command,)
+@click.command("impact")
+@click.option(
+    "--base", "base_ref", required=True, help="Git ref whose seeds/ to compare with (e.g. origin/main)."
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True
+)
+@click.option(
+    "--as-of",
+    callback=_parse_date,
+    default=None,
+    help="Score as of this date (default: the served mart's as-of date, else today).",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Score this export folder (as for `leadscore load`) instead of the served warehouse's raw data.",
+)
+@click.option(
+    "--backtest-dates",
+    type=click.IntRange(min=0),
+    default=4,
+    show_default=True,
+    help="Past score dates to backtest each side on (0: no backtest).",
+)
+@click.option("--every", type=click.IntRange(min=1), default=30, show_default=True, help="Days between them.")
+@click.option(
+    "--window", type=click.IntRange(min=1), default=None, help="Conversion window in days (default 60)."
+)
+@click.option("--top", type=click.IntRange(min=0), default=10, show_default=True, help="Top movers to list.")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write it here.",
+)
+@click.option(
+    "--only-if-seeds-changed",
+    is_flag=True,
+    help="Do nothing (exit 0) when dbt finds no modified seed against the base (state:modified); for CI.",
+)
+def impact_command(
+    base_ref: str,
+    fmt: str,
+    as_of: date | None,
+    data_dir: Path | None,
+    backtest_dates: int,
+    every: int,
+    window: int | None,
+    top: int,
+    out_file: Path | None,
+    only_if_seeds_changed: bool,
+) -> None:
+    """What the working tree's point tables change against those of git ref BASE, before publishing.
+
+    Scores the same raw data and as-of date twice, each in a temporary copy of the project and of the
+    warehouse (the served warehouse is only read): with BASE's seeds and with the working tree's. Reports the
+    leads that change tier, MQL status and grade cell, the rank correlation, the top movers and the rules
+    that moved them, and the backtest metrics of both sides. Markdown fits a pull-request comment."""
+    from orchestration.backtest import window_days
+    from orchestration.impact import (
+        ImpactError,
+        ImpactOptions,
+        render_json,
+        render_markdown,
+        run_impact,
+        save_last_impact,
+    )
+    from orchestration.sandbox import SandboxError
+
+    settings = Settings.from_env()
+    options = ImpactOptions(
+        base_ref=base_ref,
+        as_of=as_of,
+        data_dir=data_dir.resolve() if data_dir else None,
+        backtest_dates=backtest_dates,
+        backtest_every=every,
+        window_days=window or window_days(),
+        top=top,
+    )
+    try:
+        result = run_impact(settings, options, only_if_seeds_changed=only_if_seeds_changed)
+    except (ImpactError, SandboxError) as exc:
+        _fail(f"impact failed: {exc}")
+    text = render_json(result) if fmt == "json" else render_markdown(result)
+    if "skipped" not in result:
+        saved = save_last_impact(settings, result)
+        click.echo(f"impact saved to {saved} (for `leadscore report`)", err=True)
+    if out_file:
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        out_file.write_text(text + "\n")
+    click.echo(text)
+
+
+ANALYSIS_COMMANDS: tuple[click.Command, ...] = (backtest_command, impact_command)
