@@ -89,11 +89,12 @@ def run_dbt(
         check=False,
     )
     output = completed.stdout + completed.stderr
-    failures = _failures(run_results, settings.warehouse_path)
+    failures = read_failures(run_results, settings.warehouse_path)
     return DbtResult(success=completed.returncode == 0, failures=failures, output=output)
 
 
-def _failures(run_results: Path, warehouse_path: Path) -> list[TestFailure]:
+def read_failures(run_results: Path, warehouse_path: Path) -> list[TestFailure]:
+    """Every failed node of a dbt run_results.json, with the rows failed tests stored in warehouse_path."""
     if not run_results.exists():
         return []
     results = json.loads(run_results.read_text())["results"]

@@ -14,8 +14,15 @@ from pathlib import Path
 import duckdb
 
 from orchestration.dbt_invocation import TestFailure, run_dbt
-from orchestration.publishing import prepare_working_copy, publish, writer_lock
-from orchestration.quality import record_published_run, validate_marts
+from orchestration.publishing import (
+    ensure_passed,
+    mark_passed,
+    publish,
+    start_build,
+    working_path,
+    writer_lock,
+)
+from orchestration.quality import Outcome, record_published_run, validate_marts
 from orchestration.seed_check import check_seeds
 from orchestration.settings import Settings
 
@@ -96,29 +103,53 @@ def build(
     as_of = as_of or datetime.now(UTC).date()
     build_id = new_build_id()
     version = scoring_version(settings.project_dir)
-    dbt_vars = {"as_of": as_of.isoformat(), "build_id": build_id, "scoring_version": version}
     with writer_lock(settings):
-        working = replace(settings, warehouse_path=prepare_working_copy(settings))
-        result = run_dbt(working, ["build"], dbt_vars=dbt_vars, target=target)
+        working = replace(settings, warehouse_path=start_build(settings))
+        result = run_dbt(working, ["build"], dbt_vars=build_vars(settings, as_of, build_id), target=target)
         if not result.success:
             raise BuildError(
-                describe_failures(result.failures, result.output)
-                + f"\nnot published: the previous version is still served at {settings.warehouse_path}"
+                describe_failures(result.failures, result.output) + "\n" + not_published_note(settings)
             )
+        mark_passed(settings, "built", build_id)
         outcomes = validate_marts(working.warehouse_path, check_drift=not accept_drift)
-        failed = [outcome for outcome in outcomes if not outcome.success]
-        if failed:
-            raise BuildError(
-                f"{len(failed)} of {len(outcomes)} quality expectations failed (Great Expectations):\n"
-                + "\n".join(f"- {o.suite}: {o.expectation}: {o.detail}" for o in failed)
-                + f"\nnot published: the previous version is still served at {settings.warehouse_path}"
-            )
+        if not all(outcome.success for outcome in outcomes):
+            raise BuildError(describe_quality_failures(outcomes) + "\n" + not_published_note(settings))
+        mark_passed(settings, "audited", build_id)
         summary = summarise(working, build_id=build_id, as_of=as_of, version=version)
         summary.quality = f"{len(outcomes)}/{len(outcomes)} expectations passed"
-        record_published_run(working.warehouse_path, build_id, as_of.isoformat())
-        summary.published_path = publish(settings)
+        summary.published_path = publish_audited(settings, build_id, as_of)
         summary.warehouse_path = settings.warehouse_path
     return summary
+
+
+def build_vars(settings: Settings, as_of: date, build_id: str) -> dict[str, str]:
+    """The dbt vars of a build (the same for `leadscore build` and the Dagster dbt assets)."""
+    return {
+        "as_of": as_of.isoformat(),
+        "build_id": build_id,
+        "scoring_version": scoring_version(settings.project_dir),
+    }
+
+
+def publish_audited(settings: Settings, build_id: str, as_of: date) -> Path:
+    """Publish the audited working copy: record the run (the next build's drift reference), then replace
+    the served file atomically. Refused unless the build passed every dbt test and quality expectation."""
+    ensure_passed(settings, build_id)
+    record_published_run(working_path(settings), build_id, as_of.isoformat())
+    return publish(settings, build_id)
+
+
+def not_published_note(settings: Settings) -> str:
+    return f"not published: the previous version is still served at {settings.warehouse_path}"
+
+
+def describe_quality_failures(outcomes: list[Outcome]) -> str:
+    """Name each failed Great Expectations expectation with what it observed."""
+    failed = [outcome for outcome in outcomes if not outcome.success]
+    return (
+        f"{len(failed)} of {len(outcomes)} quality expectations failed (Great Expectations):\n"
+        + "\n".join(f"- {o.suite}: {o.expectation}: {o.detail}" for o in failed)
+    )
 
 
 def describe_failures(failures: list[TestFailure], output: str) -> str:

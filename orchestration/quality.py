@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
 
 AUDIT_TABLE = "audit.published_runs"
+EPSILON = 1e-9
 
 
 @dataclass
@@ -29,11 +31,63 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class DriftBounds:
-    """How far the mean score and the MQL share may move from the last published run."""
+class Suite:
+    """An expectation suite: title (in messages), key (the Dagster check name), the mart it audits."""
 
-    mean_score: float = float(os.environ.get("LEADSCORE_DRIFT_MEAN_SCORE", "2.0"))
-    mql_share: float = float(os.environ.get("LEADSCORE_DRIFT_MQL_SHARE", "0.10"))
+    key: str
+    title: str
+    mart: str
+    description: str
+
+
+SUITES: tuple[Suite, ...] = (
+    Suite(
+        "component_ranges",
+        "component ranges",
+        "lead_scores",
+        "Every point column and weighted score component lies within the range its point tables allow.",
+    ),
+    Suite("rank", "rank", "lead_scores", "lead_rank is unique and contiguous from 1 to the number of leads."),
+    Suite(
+        "tier_and_grade",
+        "tier and grade",
+        "lead_scores",
+        "Tier, fit grade, engagement grade, grade cell and MQL flag agree with the totals and the seeds'"
+        " thresholds.",
+    ),
+    Suite(
+        "one_row_per_accepted_lead",
+        "one row per accepted lead",
+        "lead_scores",
+        "One mart row per raw lead that passed the data contract and existed on the as-of date.",
+    ),
+    Suite(
+        "breakdown_adds_up",
+        "breakdown adds up",
+        "lead_score_breakdown",
+        "Every lead's breakdown rows add up to its score_total.",
+    ),
+    Suite(
+        "drift",
+        "drift from the last published run",
+        "lead_scores",
+        "Mean score and MQL share within the drift bounds of the last published run.",
+    ),
+)
+SUITES_BY_TITLE = {suite.title: suite for suite in SUITES}
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, str(default)))
+
+
+@dataclass(frozen=True)
+class DriftBounds:
+    """How far the mean score and the MQL share may move from the last published run (read from
+    LEADSCORE_DRIFT_MEAN_SCORE and LEADSCORE_DRIFT_MQL_SHARE when not given)."""
+
+    mean_score: float = field(default_factory=lambda: _env_float("LEADSCORE_DRIFT_MEAN_SCORE", 2.0))
+    mql_share: float = field(default_factory=lambda: _env_float("LEADSCORE_DRIFT_MQL_SHARE", 0.10))
 
 
 def _band(values: pd.Series, bands: pd.DataFrame, lower: str, upper: str, key: str) -> pd.Series:
@@ -66,7 +120,9 @@ def read_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     for seed in (
         "score_weights",
         "score_tiers",
+        "score_settings",
         "fit_grade_bands",
+        "engagement_grade_bands",
         "engagement_levels",
         "negative_rules",
         "rfm_segments",
@@ -98,32 +154,56 @@ def read_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def build_suites(frames: dict[str, pd.DataFrame], bounds: DriftBounds) -> list[tuple[str, list]]:
+def _points_range(points: pd.Series, weight: float = 1.0) -> tuple[float, float]:
+    """[min, max] of weight x points, including 0 (what the engine gives a lead no seed row matches)."""
+    values = points.astype(float)
+    low, high = min(0.0, float(values.min())), max(0.0, float(values.max()))
+    return (low * weight, high * weight) if weight >= 0 else (high * weight, low * weight)
+
+
+def _between(ex: Any, column: str, low: float, high: float) -> Any:
+    return ex.ExpectColumnValuesToBeBetween(column=column, min_value=low - EPSILON, max_value=high + EPSILON)
+
+
+def build_suites(frames: dict[str, pd.DataFrame], bounds: DriftBounds) -> list[tuple[Suite, list]]:
     """The expectation suites, with bounds taken from the point tables."""
     import great_expectations as gx
 
     ex = gx.expectations
+    eps = EPSILON
     weights = frames["score_weights"].set_index("component_key")["weight"].astype(float)
-    max_fit = (
-        float(frames["fit_industry_points"]["points"].max()) * weights["industry"]
-        + float(frames["fit_company_size_bands"]["points"].max()) * weights["company_size"]
-        + float(frames["fit_zone_points"]["points"].max()) * weights["geography"]
-        + float(frames["fit_job_roles"]["points"].max()) * weights["job_role"]
-    )
-    max_engagement = float(frames["engagement_levels"]["points"].max()) * weights["engagement"]
-    min_negative = float(frames["negative_rules"]["points"].sum()) * weights["negative"]
-    max_rfm = float(frames["rfm_segments"]["points"].max()) * weights["rfm"]
+    point_columns = {
+        "industry_points": ("fit_industry_points", "industry"),
+        "company_size_points": ("fit_company_size_bands", "company_size"),
+        "geography_points": ("fit_zone_points", "geography"),
+        "job_role_points": ("fit_job_roles", "job_role"),
+    }
+    ranges = []
+    fit_low = fit_high = 0.0
+    for column, (seed, component) in point_columns.items():
+        low, high = _points_range(frames[seed]["points"])
+        ranges.append(
+            ex.ExpectColumnValuesToBeBetween(column=column, min_value=low - eps, max_value=high + eps)
+        )
+        w_low, w_high = _points_range(frames[seed]["points"], weights[component])
+        fit_low, fit_high = fit_low + w_low, fit_high + w_high
+    engagement = _points_range(frames["engagement_levels"]["points"], weights["engagement"])
+    negative_points = frames["negative_rules"]["points"].astype(float)
+    negative = (float(negative_points[negative_points < 0].sum()) * weights["negative"], 0.0)
+    rfm = _points_range(frames["rfm_segments"]["points"], weights["rfm"])
+    for column, (low, high) in {
+        "fit_score": (fit_low, fit_high),
+        "engagement_score": engagement,
+        "negative_score": negative,
+        "rfm_score": rfm,
+    }.items():
+        ranges.append(
+            ex.ExpectColumnValuesToBeBetween(column=column, min_value=low - eps, max_value=high + eps)
+        )
+
     count = int(len(frames["lead_scores"]))
-    expected = int(frames["expected_leads"]["n"].iloc[0])
-    ranges = [
-        ex.ExpectColumnValuesToBeBetween(column="fit_score", min_value=0, max_value=max_fit + 1e-9),
-        ex.ExpectColumnValuesToBeBetween(
-            column="engagement_score", min_value=0, max_value=max_engagement + 1e-9
-        ),
-        ex.ExpectColumnValuesToBeBetween(column="negative_score", min_value=min_negative - 1e-9, max_value=0),
-        ex.ExpectColumnValuesToBeBetween(column="rfm_score", min_value=0, max_value=max_rfm + 1e-9),
-    ]
     ranking = [
+        ex.ExpectColumnValuesToNotBeNull(column="lead_rank"),
         ex.ExpectColumnValuesToBeUnique(column="lead_rank"),
         ex.ExpectColumnMinToBeBetween(column="lead_rank", min_value=1, max_value=1),
         ex.ExpectColumnMaxToBeBetween(column="lead_rank", min_value=count, max_value=count),
@@ -131,17 +211,32 @@ def build_suites(frames: dict[str, pd.DataFrame], bounds: DriftBounds) -> list[t
     consistency = [
         ex.ExpectColumnPairValuesToBeEqual(column_A="tier", column_B="expected_tier"),
         ex.ExpectColumnPairValuesToBeEqual(column_A="fit_grade", column_B="expected_fit_grade"),
-        ex.ExpectTableRowCountToEqual(value=expected),
-        ex.ExpectColumnValuesToBeBetween(column="breakdown_difference", min_value=-1e-9, max_value=1e-9),
-        ex.ExpectColumnValuesToNotBeNull(column="breakdown_total"),
+        ex.ExpectColumnPairValuesToBeEqual(column_A="engagement_grade", column_B="expected_engagement_grade"),
+        ex.ExpectColumnPairValuesToBeEqual(column_A="grade_cell", column_B="expected_grade_cell"),
+        ex.ExpectColumnPairValuesToBeEqual(column_A="is_mql", column_B="expected_is_mql"),
     ]
-    suites = [("component ranges", ranges), ("rank", ranking), ("consistency", consistency)]
+    coverage = [
+        ex.ExpectTableRowCountToEqual(value=int(frames["expected_leads"]["n"].iloc[0])),
+        ex.ExpectColumnValuesToBeUnique(column="lead_id"),
+    ]
+    breakdown = [
+        ex.ExpectColumnValuesToNotBeNull(column="breakdown_total"),
+        ex.ExpectColumnValuesToBeBetween(column="breakdown_difference", min_value=-eps, max_value=eps),
+    ]
+    by_key = {suite.key: suite for suite in SUITES}
+    suites = [
+        (by_key["component_ranges"], ranges),
+        (by_key["rank"], ranking),
+        (by_key["tier_and_grade"], consistency),
+        (by_key["one_row_per_accepted_lead"], coverage),
+        (by_key["breakdown_adds_up"], breakdown),
+    ]
     last = frames["last_run"]
     if not last.empty:
         mean, share = float(last["mean_score"].iloc[0]), float(last["mql_share"].iloc[0])
         suites.append(
             (
-                "drift from the last published run",
+                by_key["drift"],
                 [
                     ex.ExpectColumnMeanToBeBetween(
                         column="score_total",
@@ -183,6 +278,17 @@ def validate_marts(
         "max_fit_points",
         "fit_grade",
     )
+    scores["expected_engagement_grade"] = _band(
+        scores["engagement_points"].astype(float),
+        frames["engagement_grade_bands"],
+        "min_engagement_points",
+        "max_engagement_points",
+        "engagement_grade",
+    )
+    scores["expected_grade_cell"] = scores["fit_grade"].astype(str) + scores["engagement_grade"].astype(str)
+    settings = frames["score_settings"].set_index("setting_key")["setting_value"].astype(float)
+    scores["expected_is_mql"] = scores["score_total"].astype(float) >= settings["mql_threshold"]
+    scores["is_mql"] = scores["is_mql"].astype(bool)
     scores["breakdown_difference"] = scores["score_total"].astype(float) - scores["breakdown_total"].astype(
         float
     )
@@ -198,7 +304,8 @@ def validate_marts(
         .get_batch(batch_parameters={"dataframe": scores})
     )
     outcomes = []
-    for name, expectations in build_suites(frames, bounds or DriftBounds()):
+    for suite_def, expectations in build_suites(frames, bounds or DriftBounds()):
+        name = suite_def.title
         suite = gx.ExpectationSuite(name=name)
         for expectation in expectations:
             suite.add_expectation(expectation)
