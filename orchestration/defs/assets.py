@@ -1,0 +1,234 @@
+"""Assets: the raw layer (upstream of the dbt sources), the dbt project, and the published warehouse file.
+
+Every asset that writes the warehouse runs in the one concurrency pool WAREHOUSE_POOL and takes the same
+file lock as `leadscore load` / `leadscore build`, so Dagster runs and the CLI never write at the same time.
+"""
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from pydantic import Field
+
+from orchestration.dbt_invocation import read_failures
+from orchestration.defs.resources import RawSourceResource, WarehouseResource
+from orchestration.loader import RawLoadError, load_raw
+from orchestration.pipeline import (
+    MART_RELATION,
+    build_vars,
+    describe_failures,
+    new_build_id,
+    not_published_note,
+    publish_audited,
+)
+from orchestration.publishing import (
+    NotAuditedError,
+    mark_passed,
+    prepare_working_copy,
+    start_build,
+    working_path,
+    writer_lock,
+)
+from orchestration.seed_check import SeedError, check_seeds
+from orchestration.settings import RAW_SCHEMA, RAW_TABLES
+
+WAREHOUSE_POOL = "leadscore_warehouse"
+RAW_KEYS: dict[str, AssetKey] = {table: AssetKey([RAW_SCHEMA, table]) for table in RAW_TABLES}
+PUBLISHED_KEY = AssetKey(["published_warehouse"])
+LAST_UPDATED = "dagster/last_updated_timestamp"
+
+
+class LayerTranslator(DagsterDbtTranslator):
+    """dbt nodes grouped by layer: point_tables (seeds), staging, intermediate, marts, history."""
+
+    def get_group_name(self, dbt_resource_props: dict[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "point_tables"
+        fqn = dbt_resource_props.get("fqn", [])
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+class BuildConfig(Config):
+    """Run configuration of the dbt build."""
+
+    as_of: str = Field(default="", description="Score as of this date, YYYY-MM-DD; empty = today (UTC).")
+
+
+@multi_asset(
+    name="raw_layer",
+    specs=[
+        AssetSpec(
+            key,
+            group_name="raw",
+            description=f"Raw {table} as exported (text columns and file/line lineage), loaded all or "
+            "nothing into the warehouse's working copy.",
+            kinds={"duckdb"},
+        )
+        for table, key in RAW_KEYS.items()
+    ],
+    pool=WAREHOUSE_POOL,
+)
+def raw_layer(
+    context: AssetExecutionContext, warehouse: WarehouseResource, raw_source: RawSourceResource
+) -> Iterator[MaterializeResult]:
+    """Load the raw layer (the export folder, or fresh demo data) into the working copy."""
+    settings = warehouse.settings()
+    with writer_lock(settings):
+        source, described = raw_source.materialise(settings.warehouse_path.parent / "demo-raw")
+        working = prepare_working_copy(settings)
+        try:
+            counts = load_raw(source, working)
+        except RawLoadError as exc:
+            raise Failure(f"load failed, nothing loaded: {exc}", allow_retries=False) from exc
+        newest_event = newest_event_time(working)
+    context.log.info(f"loaded {described} into {working}")
+    for table, key in RAW_KEYS.items():
+        metadata: dict[str, Any] = {"rows": counts[table], "source": described}
+        if table == "events" and newest_event is not None:
+            # Freshness of raw events is the time of the newest event, not the time of the load.
+            metadata[LAST_UPDATED] = MetadataValue.timestamp(newest_event)
+        yield MaterializeResult(asset_key=key, metadata=metadata)
+
+
+def newest_event_time(warehouse: Path) -> datetime | None:
+    """The newest parseable, not-in-the-future event time of the raw layer (UTC when no offset)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        con.execute("set TimeZone = 'UTC'")
+        newest = con.execute(
+            f"""
+            select max(occurred) from (
+                select try_cast(occurred_at as timestamptz) as occurred from {RAW_SCHEMA}.events
+            ) where occurred <= now()
+            """
+        ).fetchone()[0]
+    return newest
+
+
+@contextmanager
+def _dbt_writes_to(path: Path) -> Iterator[None]:
+    """dagster-dbt passes the process environment to dbt; profiles.yml reads the file from it."""
+    previous = os.environ.get("LEADSCORE_DUCKDB_PATH")
+    os.environ["LEADSCORE_DUCKDB_PATH"] = str(path)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("LEADSCORE_DUCKDB_PATH", None)
+        else:
+            os.environ["LEADSCORE_DUCKDB_PATH"] = previous
+
+
+def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
+    """The dbt project as assets (seeds, staging, intermediate, marts, history); dbt tests as asset checks.
+    Same vars and same working copy as `leadscore build`."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=LayerTranslator(),
+        pool=WAREHOUSE_POOL,
+        name="dbt_build",
+    )
+    def dbt_build(
+        context: AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+        config: BuildConfig,
+    ) -> Iterator[Any]:
+        settings = warehouse.settings()
+        try:
+            check_seeds(settings.project_dir)
+        except SeedError as exc:
+            raise Failure(f"{exc}\n{not_published_note(settings)}", allow_retries=False) from exc
+        as_of = date.fromisoformat(config.as_of) if config.as_of else datetime.now(UTC).date()
+        build_id = new_build_id()
+        with writer_lock(settings):
+            working = start_build(settings)
+            context.log.info(f"build {build_id} as of {as_of} in {working}")
+            with _dbt_writes_to(working):
+                invocation = dbt.cli(
+                    ["build", "--vars", json.dumps(build_vars(settings, as_of, build_id))],
+                    context=context,
+                    raise_on_error=False,
+                )
+            yield from invocation.stream()
+            if not invocation.is_successful():
+                failures = read_failures(invocation.target_path / "run_results.json", working)
+                error = invocation.get_error()
+                raise Failure(
+                    describe_failures(failures, str(error or "")) + "\n" + not_published_note(settings),
+                    # Failed tests or models are deterministic: retrying cannot help. A crash can.
+                    allow_retries=not failures,
+                )
+            mark_passed(settings, "built", build_id)
+        shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+    return dbt_build
+
+
+def build_published_asset(dbt_assets_def: AssetsDefinition) -> AssetsDefinition:
+    """The served file: published only when every upstream asset and blocking check passed."""
+    served_layers = {"marts", "history"}
+    deps = sorted((key for key in dbt_assets_def.keys if key.path[0] in served_layers), key=lambda k: k.path)
+
+    @asset(
+        key=PUBLISHED_KEY,
+        deps=deps,
+        group_name="publish",
+        pool=WAREHOUSE_POOL,
+        kinds={"duckdb"},
+        description="The DuckDB file BI tools read (read-only): the audited working copy, moved onto the "
+        "served path with one atomic os.replace. Never written in place.",
+    )
+    def published_warehouse(
+        context: AssetExecutionContext, warehouse: WarehouseResource
+    ) -> MaterializeResult:
+        settings = warehouse.settings()
+        with writer_lock(settings):
+            working = working_path(settings)
+            if not working.exists():
+                raise Failure("nothing to publish: no working copy", allow_retries=False)
+            build_id, as_of, leads = built_mart(working)
+            try:
+                path = publish_audited(settings, build_id, as_of)
+            except NotAuditedError as exc:
+                raise Failure(f"{exc}\n{not_published_note(settings)}", allow_retries=False) from exc
+        context.log.info(f"published: {path}")
+        return MaterializeResult(
+            metadata={
+                "path": MetadataValue.path(str(path)),
+                "build_id": build_id,
+                "as_of": as_of.isoformat(),
+                "leads scored": leads,
+            }
+        )
+
+    return published_warehouse
+
+
+def built_mart(warehouse: Path) -> tuple[str, date, int]:
+    """The build id, as-of date and row count of the mart in a warehouse file."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        build_id, as_of, leads = con.execute(
+            f"select min(build_id), min(as_of_date), count(*) from {MART_RELATION}"
+        ).fetchone()
+    return str(build_id), as_of, int(leads)

@@ -1,0 +1,208 @@
+"""Dagster: the definitions load as `dagster dev` loads them; the refresh job, executed in process on demo
+data, materialises every asset, passes every check and publishes; a failed blocking check or dbt test does
+not publish (the served file stays byte-identical and readable)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import (
+    AssetCheckKey,
+    AssetKey,
+    DagsterEventType,
+    DagsterInstance,
+    Definitions,
+    ExecuteInProcessResult,
+)
+
+from orchestration.defs.assembly import build_definitions
+from orchestration.defs.assets import PUBLISHED_KEY, RAW_KEYS, WAREHOUSE_POOL
+from orchestration.defs.resources import RawSourceResource
+from orchestration.quality import SUITES
+from orchestration.settings import Settings
+
+from conftest import REPO, copy_project
+
+DEMO_LEADS = 400
+LEAD_SCORES = AssetKey(["marts", "lead_scores"])
+
+
+@dataclass
+class Deployment:
+    """Definitions for a private project copy and warehouse, and a Dagster instance in a temp DAGSTER_HOME."""
+
+    settings: Settings
+    defs: Definitions
+    instance: DagsterInstance
+
+    def run(self, job: str, run_config: dict | None = None) -> ExecuteInProcessResult:
+        return self.defs.get_job_def(job).execute_in_process(
+            instance=self.instance, run_config=run_config or {}, raise_on_error=False
+        )
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("dagster")
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy2(REPO / "dagster.yaml", home / "dagster.yaml")
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = str(home)
+    settings = Settings(
+        project_dir=copy_project(root / "project"), warehouse_path=root / "wh" / "leadscore.duckdb"
+    )
+    defs = build_definitions(settings, raw_source=RawSourceResource(demo_leads=DEMO_LEADS, demo_seed=11))
+    try:
+        with DagsterInstance.get() as instance:
+            yield Deployment(settings=settings, defs=defs, instance=instance)
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+
+
+@pytest.fixture(scope="module")
+def refreshed(deployment: Deployment) -> ExecuteInProcessResult:
+    return deployment.run("refresh_warehouse")
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def served(path: Path) -> tuple:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(
+            "select count(*), count(distinct build_id), min(build_id), min(as_of_date) from marts.lead_scores"
+        ).fetchone()
+
+
+def failed_checks(result: ExecuteInProcessResult) -> set[str]:
+    return {e.asset_check_key.to_user_string() for e in result.get_asset_check_evaluations() if not e.passed}
+
+
+def step_attempts(result: ExecuteInProcessResult, step_key: str) -> int:
+    return sum(
+        1
+        for event in result.all_events
+        if event.step_key == step_key and event.event_type == DagsterEventType.STEP_START
+    )
+
+
+def test_definitions_load_as_dagster_dev_loads_them():
+    from orchestration.defs.definitions import defs
+
+    Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+    assert {LEAD_SCORES, PUBLISHED_KEY, *RAW_KEYS.values()} <= keys
+    # The raw layer is upstream of the dbt sources: same keys, wired to staging.
+    assert RAW_KEYS["events"] in graph.get(AssetKey(["staging", "stg_raw__events"])).parent_keys
+    # Groups by layer.
+    groups = {key.path[0]: graph.get(key).group_name for key in keys if len(key.path) == 2}
+    assert groups == {
+        "raw": "raw",
+        "point_tables": "point_tables",
+        "staging": "staging",
+        "intermediate": "intermediate",
+        "marts": "marts",
+        "history": "history",
+    }
+    # Everything that writes the warehouse is in the one pool.
+    for key in (PUBLISHED_KEY, LEAD_SCORES, RAW_KEYS["leads"]):
+        assert graph.get(key).pools == {WAREHOUSE_POOL}
+    # dbt tests and the Great Expectations suites are asset checks; the suites are blocking.
+    checks = graph.asset_check_keys
+    assert AssetCheckKey(LEAD_SCORES, "unique_lead_scores_lead_rank") in checks
+    assert AssetCheckKey(RAW_KEYS["events"], "freshness_check") in checks
+    for suite in SUITES:
+        key = AssetCheckKey(AssetKey(["marts", suite.mart]), suite.key)
+        assert graph.get_check_spec(key).blocking, key
+    schedule = defs.get_schedule_def("daily_refresh")
+    assert schedule.cron_schedule == "0 5 * * *" and schedule.job_name == "refresh_warehouse"
+    assert defs.get_job_def("rescore_warehouse").op_retry_policy is not None
+    assert defs.get_sensor_def("raw_events_freshness_sensor")
+
+
+def test_refresh_materialises_every_asset_passes_every_check_and_publishes(
+    deployment: Deployment, refreshed: ExecuteInProcessResult
+):
+    assert refreshed.success
+    graph = deployment.defs.resolve_asset_graph()
+    materialised = {event.asset_key for event in refreshed.get_asset_materialization_events()}
+    assert materialised == graph.get_all_asset_keys()
+    evaluations = refreshed.get_asset_check_evaluations()
+    assert {e.asset_check_key for e in evaluations} == set(graph.asset_check_keys)
+    assert failed_checks(refreshed) == set()
+
+    warehouse = deployment.settings.warehouse_path
+    [published] = refreshed.asset_materializations_for_node("published_warehouse")
+    assert published.metadata["path"].value == str(warehouse)
+    count, builds, build_id, as_of = served(warehouse)
+    assert count > 0.9 * DEMO_LEADS and builds == 1
+    assert build_id == published.metadata["build_id"].value
+    assert as_of == datetime.now(UTC).date()
+    assert not warehouse.with_name(warehouse.name + ".building").exists()
+    # Freshness of raw events is the newest event's time (demo data runs until yesterday).
+    [events] = [e for e in refreshed.get_asset_materialization_events() if e.asset_key == RAW_KEYS["events"]]
+    newest = events.materialization.metadata["dagster/last_updated_timestamp"].value
+    assert datetime.now(UTC).timestamp() - newest < timedelta(hours=48).total_seconds()
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select build_id from audit.published_runs").fetchall() == [(build_id,)]
+
+
+def test_a_failed_blocking_check_does_not_publish(deployment: Deployment, refreshed: ExecuteInProcessResult):
+    """Re-score 30 days earlier with a zero drift bound: the drift suite fails, publish never runs."""
+    assert refreshed.success
+    warehouse = deployment.settings.warehouse_path
+    before, rows_before = digest(warehouse), served(warehouse)
+    earlier = (datetime.now(UTC).date() - timedelta(days=30)).isoformat()
+    result = deployment.run(
+        "rescore_warehouse",
+        {
+            "ops": {
+                "dbt_build": {"config": {"as_of": earlier}},
+                "great_expectations": {"config": {"max_mean_score_drift": 0.0}},
+            }
+        },
+    )
+    assert not result.success
+    assert failed_checks(result) == {"marts/lead_scores:drift"}
+    assert step_attempts(result, "great_expectations") == 1
+    assert not result.asset_materializations_for_node("published_warehouse")
+    assert digest(warehouse) == before
+    assert served(warehouse) == rows_before
+
+
+def test_a_failed_dbt_test_does_not_publish_and_is_not_retried(
+    deployment: Deployment, refreshed: ExecuteInProcessResult
+):
+    assert refreshed.success
+    warehouse = deployment.settings.warehouse_path
+    before, rows_before = digest(warehouse), served(warehouse)
+    weights = deployment.settings.project_dir / "seeds" / "score_weights.csv"
+    original = weights.read_text()
+    weights.write_text(original.replace("engagement,base,0.35", "engagement,base,0.45"))
+    try:
+        result = deployment.run("rescore_warehouse")
+    finally:
+        weights.write_text(original)
+    assert not result.success
+    assert "point_tables/score_weights:score_weights_base_add_up_to_one" in failed_checks(result)
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_key == "dbt_build"
+    assert "not published: the previous version is still served" in str(failure.event_specific_data)
+    assert step_attempts(result, "dbt_build") == 1  # deterministic failure: the retry policy is bypassed
+    assert not result.asset_materializations_for_node("published_warehouse")
+    assert digest(warehouse) == before
+    assert served(warehouse) == rows_before
