@@ -137,7 +137,25 @@ def test_drift_beyond_the_bound_blocks_publishing_until_accepted(
     assert "not published" in blocked.stderr
     assert digest(published) == before
     accepted = leadscore("build", "--as-of", "2026-11-13", "--accept-drift")
-    assert "quality checks: 12/12 expectations passed" in accepted.stdout
+    assert "quality checks: 21/21 expectations passed" in accepted.stdout
     assert f"published: {published}" in accepted.stdout
     with duckdb.connect(str(published), read_only=True) as con:
         assert con.execute("select count(*) from audit.published_runs").fetchone()[0] == 2
+
+
+def test_a_failed_build_leaves_nothing_behind_for_the_next_publish(
+    project: Project, leadscore: CliRunner, published: Path
+):
+    """A build that failed its audit wrote score history for its date into the working copy; the next build
+    starts again from the served file (plus the staged raw layer), so that history never gets published."""
+    blocked = leadscore("build", "--as-of", "2026-11-13", check=False)
+    assert blocked.returncode == 1 and "drift from the last published run" in blocked.stderr
+    leadscore("build", "--as-of", "2026-11-21")
+    with duckdb.connect(str(published), read_only=True) as con:
+        dates = {
+            d.isoformat()
+            for (d,) in con.execute("select distinct score_date from history.lead_score_history").fetchall()
+        }
+        runs = con.execute("select count(*) from audit.published_runs").fetchone()[0]
+    assert dates == {AS_OF, "2026-11-21"}
+    assert runs == 2
