@@ -189,4 +189,92 @@ def impact_command(
     click.echo(text)
 
 
-ANALYSIS_COMMANDS: tuple[click.Command, ...] = (backtest_command, impact_command)
+@click.command("calibrate")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("artifacts/calibration"),
+    show_default=True,
+    help="Folder for the proposed seed CSVs and the report (calibration.md, calibration.json).",
+)
+@click.option(
+    "--penalty",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="L2 penalty of the logistic regression (higher: lifts shrink more towards 0).",
+)
+@click.option(
+    "--holdout",
+    type=click.FloatRange(0, 0.9),
+    default=0.3,
+    show_default=True,
+    help="Share of the leads kept out of the fit to measure the proposal on (0: fit on every lead).",
+)
+@click.option("--no-evaluate", is_flag=True, help="Do not re-score the backtest with the proposed points.")
+def calibrate_command(out_dir: Path, penalty: float, holdout: float, no_evaluate: bool) -> None:
+    """Propose point values from the score history and the conversions that followed.
+
+    Reads the backtest of the served scoring version (run `leadscore backtest` first), estimates each fit
+    category's, event type's and negative rule's conversion lift (L2-regularised logistic regression), turns
+    the lifts into points on the seeds' scales and writes them as seed CSVs into --out, with a report
+    comparing current and proposed points and the backtest ROC AUC of each (the proposal is re-scored in a
+    throw-away copy of the project and warehouse). Copy the CSVs into seeds/ in a pull request to adopt
+    them."""
+    from orchestration.calibration import CalibrationError, calibrate
+    from orchestration.sandbox import SandboxError
+
+    settings = Settings.from_env()
+    try:
+        result = calibrate(settings, out_dir, penalty=penalty, holdout=holdout, evaluate=not no_evaluate)
+    except (CalibrationError, SandboxError) as exc:
+        _fail(f"calibration failed: {exc}")
+    click.echo(
+        f"calibrated on {result['lead_dates']:,} lead-dates ({result['conversions']:,} conversions) of "
+        f"scoring model {result['scoring_version']}"
+    )
+    auc = result.get("auc")
+    if auc:
+        for scope, label in (("all", "all lead-dates"), ("held_out", "held-out leads")):
+            current, proposed = auc[scope]["current"], auc[scope]["proposed"]
+            if current is not None and proposed is not None:
+                click.echo(f"ROC AUC on {label}: current {current:.3f}, proposed {proposed:.3f}")
+    click.echo(f"proposed point tables and report in {out_dir}: {', '.join(result['files'])}, calibration.md")
+
+
+@click.command("report")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("artifacts/report.html"),
+    show_default=True,
+)
+@click.option(
+    "--impact",
+    "impact_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="An impact JSON (default: the last `leadscore impact` run, beside the warehouse).",
+)
+def report_command(out_file: Path, impact_file: Path | None) -> None:
+    """Write a self-contained HTML report: score distribution, conversion by tier and decile, cumulative
+    gains, the grade matrix as a heat map, and the last impact run (inline SVG, no network)."""
+    from orchestration.impact import last_impact_path
+    from orchestration.report import write_report
+
+    settings = Settings.from_env()
+    try:
+        written = write_report(settings.warehouse_path, out_file, impact_file or last_impact_path(settings))
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    click.echo(f"report written to {written}")
+
+
+ANALYSIS_COMMANDS: tuple[click.Command, ...] = (
+    backtest_command,
+    impact_command,
+    calibrate_command,
+    report_command,
+)
