@@ -7,6 +7,23 @@
         {%- endif -%}
         cast('{{ as_of }}' as date)
     {%- else -%}
-        current_date
+        {{ current_utc_date() }}
     {%- endif -%}
+{%- endmacro %}
+
+{#- Today in UTC. DuckDB's current_date follows the TimeZone setting, UTC in profiles.yml. -#}
+{% macro current_utc_date() -%}
+    {{ return(adapter.dispatch('current_utc_date', 'leadscore')()) }}
+{%- endmacro %}
+
+{% macro default__current_utc_date() -%}
+    current_date
+{%- endmacro %}
+
+{% macro postgres__current_utc_date() -%}
+    cast(timezone('UTC', now()) as date)
+{%- endmacro %}
+
+{% macro spark__current_utc_date() -%}
+    to_date(to_utc_timestamp(current_timestamp(), current_timezone()))
 {%- endmacro %}

@@ -6,3 +6,11 @@
 {% macro default__json_extract_text(expression, key) -%}
     case when json_valid({{ expression }}) then json_extract_string({{ expression }}, '$.{{ key }}') end
 {%- endmacro %}
+
+{% macro postgres__json_extract_text(expression, key) -%}
+    ({{ leadscore.engine_function('leadscore_try_json') }}({{ expression }}) ->> '{{ key }}')
+{%- endmacro %}
+
+{% macro spark__json_extract_text(expression, key) -%}
+    get_json_object({{ expression }}, '$.{{ key }}')
+{%- endmacro %}

@@ -6,3 +6,11 @@
 {% macro default__type_double() -%}
     double precision
 {%- endmacro %}
+
+{% macro postgres__type_double() -%}
+    double precision
+{%- endmacro %}
+
+{% macro spark__type_double() -%}
+    double
+{%- endmacro %}

@@ -83,7 +83,7 @@ rule_rows as (
         'engagement' as component_key,
         'engagement_level' as rule_type,
         engagement_level as rule_key,
-        cast(round(engagement_points, 2) as {{ dbt.type_string() }}) || ' engagement points' as matched_value,
+        {{ double_to_text('engagement_points', 2) }} || ' engagement points' as matched_value,
         cast(engagement_level_points as {{ type_double() }}) as points,
         cast(null as {{ type_double() }}) as undecayed_points,
         cast(null as {{ type_double() }}) as decay_factor,

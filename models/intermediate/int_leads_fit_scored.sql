@@ -58,7 +58,7 @@ company_size as (
         'company_size' as component_key,
         coalesce(size_bands.band_key, 'unknown') as rule_key,
         coalesce(cast(leads.employee_count as {{ dbt.type_string() }}) || ' employees', '(empty)') as matched_value,
-        coalesce(size_bands.points, 0) as points
+        coalesce(size_bands.points, cast(0 as decimal(10, 4))) as points
     from leads
     left join size_bands
         on {{ in_band('leads.employee_count', 'size_bands.min_employees', 'size_bands.max_employees') }}
@@ -101,7 +101,7 @@ job_role as (
         coalesce(role_matches.role_key, case when leads.job_title is null then 'no_title' else 'unmatched' end)
             as rule_key,
         coalesce(leads.job_title, '(empty)') as matched_value,
-        coalesce(role_matches.points, 0) as points
+        coalesce(role_matches.points, cast(0 as decimal(10, 4))) as points
     from leads
     left join role_matches on leads.lead_id = role_matches.lead_id and role_matches.match_rank = 1
 

@@ -105,7 +105,7 @@ inactivity_rules as (
         rules.rule_key,
         coalesce(
             'last activity '
-            || cast(floor(recent_activity.days_since_activity) as {{ dbt.type_string() }})
+            || {{ double_to_text('floor(recent_activity.days_since_activity)', 0) }}
             || ' days ago',
             'no activity'
         ) as matched_value

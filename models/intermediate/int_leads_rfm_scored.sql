@@ -37,7 +37,7 @@ per_lead as (
         cast(max(orders.ordered_at) as date) as last_ordered_date,
         max({{ as_of_date() }}) as as_of_date,
         count(*) as order_count,
-        sum(orders.amount_eur) as monetary_eur
+        cast(sum(orders.amount_eur) as decimal(38, 10)) as monetary_eur
     from orders
     inner join leads on orders.lead_id = leads.lead_id
     group by orders.lead_id
@@ -105,7 +105,7 @@ segmented as (
         frequency_score,
         monetary_score,
         rfm_segment,
-        coalesce(points, 0) as points
+        coalesce(points, cast(0 as decimal(10, 4))) as points
     from matched
     where match_rank = 1
 

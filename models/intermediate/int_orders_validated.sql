@@ -39,7 +39,7 @@ validated as (
 
     select
         *,
-        amount * rate_to_eur as amount_eur,
+        cast(amount * rate_to_eur as decimal(18, 10)) as amount_eur,
         case
             when order_id is null then 'missing_order_id'
             when order_id_occurrence > 1 then 'duplicate_order_id'
