@@ -5,11 +5,29 @@ from __future__ import annotations
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from orchestration.analysis_cli import ANALYSIS_COMMANDS
 from orchestration.settings import Settings
+
+if TYPE_CHECKING:
+    from orchestration.engines import Target
+
+
+def _engine_target(settings: Settings, target: str | None) -> Target | None:
+    """The PostgreSQL or Spark target named, or None for DuckDB (the default path); exits on a bad name."""
+    if target is None:
+        return None
+    from orchestration.engines import EngineError, resolve_target
+
+    try:
+        resolved = resolve_target(settings, target)
+    except EngineError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    return None if resolved.is_duckdb else resolved
 
 
 def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
@@ -19,6 +37,14 @@ def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None)
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError as exc:
         raise click.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from exc
+
+
+_TARGET_OPTION = click.option(
+    "--target",
+    envvar="LEADSCORE_TARGET",
+    default=None,
+    help="dbt target of profiles.yml: dev (DuckDB, the default), postgres or spark [env: LEADSCORE_TARGET].",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,14 +99,31 @@ def demo_data_command(
 
 @main.command("load")
 @click.argument("source_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def load_command(source_dir: Path) -> None:
+@_TARGET_OPTION
+def load_command(source_dir: Path, target: str | None) -> None:
     """Load SOURCE_DIR's leads, events and orders (.csv or .parquet) as the raw layer, all or nothing.
 
-    The raw layer is staged in the working copy of the warehouse; `leadscore build` publishes it."""
+    The raw layer is staged in the working copy of the warehouse; `leadscore build` publishes it.
+    With --target postgres or spark, the files are checked the same way and the raw layer is copied there."""
     from orchestration.loader import RawLoadError, load_raw
     from orchestration.publishing import prepare_working_copy, writer_lock
 
     settings = Settings.from_env()
+    engine_target = _engine_target(settings, target)
+    if engine_target is not None:
+        from orchestration.engines import EngineError, describe, load_raw_into
+
+        try:
+            counts = load_raw_into(settings, source_dir, engine_target)
+        except (RawLoadError, EngineError) as exc:
+            click.echo(f"load failed, nothing loaded: {exc}", err=True)
+            sys.exit(1)
+        click.echo(
+            "loaded "
+            + ", ".join(f"{table} {count:,}" for table, count in counts.items())
+            + f" into schema raw of target {engine_target.name} ({describe(engine_target)})"
+        )
+        return
     try:
         with writer_lock(settings):
             working = prepare_working_copy(settings)
@@ -108,13 +151,24 @@ def load_command(source_dir: Path) -> None:
     help="Publish even if the mean score or the MQL share moved more than the drift bounds "
     "(LEADSCORE_DRIFT_MEAN_SCORE, LEADSCORE_DRIFT_MQL_SHARE) since the last published build.",
 )
-def build_command(as_of: date | None, accept_drift: bool) -> None:
+@_TARGET_OPTION
+def build_command(as_of: date | None, accept_drift: bool, target: str | None) -> None:
     """Check the point tables, build and test every model, and print a summary."""
     from orchestration.pipeline import BuildError, build
     from orchestration.seed_check import SeedError
 
+    settings = Settings.from_env()
+    engine_target = _engine_target(settings, target)
     try:
-        summary = build(Settings.from_env(), as_of=as_of, accept_drift=accept_drift)
+        if engine_target is not None:
+            from orchestration.engines import EngineError, build_on
+
+            try:
+                summary = build_on(settings, engine_target, as_of=as_of)
+            except EngineError as exc:
+                raise BuildError(str(exc)) from exc
+        else:
+            summary = build(settings, as_of=as_of, accept_drift=accept_drift, target=target)
     except (BuildError, SeedError) as exc:
         click.echo(f"build failed: {exc}", err=True)
         sys.exit(1)
@@ -126,11 +180,26 @@ def build_command(as_of: date | None, accept_drift: bool) -> None:
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )
-def top_command(n: int, fmt: str) -> None:
+@_TARGET_OPTION
+def top_command(n: int, fmt: str, target: str | None) -> None:
     """Print the N best-ranked leads of the lead-score mart."""
     from orchestration.top_leads import format_rows, top_leads
 
     settings = Settings.from_env()
+    engine_target = _engine_target(settings, target)
+    if engine_target is not None:
+        from orchestration.engines import EngineError, describe, top_leads_on
+
+        try:
+            rows = top_leads_on(engine_target, n)
+        except EngineError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+        click.echo(format_rows(rows, fmt))
+        if fmt == "table":
+            where = f"target {engine_target.name} ({describe(engine_target)})"
+            click.echo(f"\nmart: marts.lead_scores on {where}")
+        return
     try:
         rows = top_leads(settings.warehouse_path, n)
     except FileNotFoundError as exc:

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.settings import Settings
+from orchestration.settings import Settings, spark_dir
 
 FAILED_STATUSES = {"fail", "error", "runtime error"}
 
@@ -51,6 +51,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     """The environment dbt runs with: the warehouse path and the project's profiles."""
     env = dict(os.environ)
     env["LEADSCORE_DUCKDB_PATH"] = str(settings.warehouse_path)
+    env["LEADSCORE_SPARK_DIR"] = str(spark_dir(settings.warehouse_path))
     env["DBT_PROFILES_DIR"] = str(settings.project_dir)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env

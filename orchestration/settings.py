@@ -48,3 +48,10 @@ class Settings:
             os.environ.get("LEADSCORE_DUCKDB_PATH", project_dir / "warehouse" / "leadscore.duckdb")
         )
         return cls(project_dir=project_dir, warehouse_path=warehouse.resolve())
+
+
+def spark_dir(warehouse_path: Path) -> Path:
+    """Where a Spark session target keeps its tables and Derby metastore, so that `load` and `build` (separate
+    processes) share them: LEADSCORE_SPARK_DIR, else `spark/` beside the DuckDB warehouse file."""
+    configured = os.environ.get("LEADSCORE_SPARK_DIR")
+    return Path(configured).resolve() if configured else warehouse_path.parent / "spark"
