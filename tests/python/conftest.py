@@ -16,6 +16,12 @@ REPO = Path(__file__).resolve().parents[2]
 PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "seeds", "macros", "tests")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "spark: builds the project on Apache Spark (minutes); `make test-spark` runs these"
+    )
+
+
 @dataclass
 class Project:
     """A copy of the dbt project with its own warehouse file."""
