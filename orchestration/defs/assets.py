@@ -7,7 +7,7 @@ file lock as `leadscore load` / `leadscore build`, so Dagster runs and the CLI n
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -60,7 +60,7 @@ LAST_UPDATED = "dagster/last_updated_timestamp"
 class LayerTranslator(DagsterDbtTranslator):
     """dbt nodes grouped by layer: point_tables (seeds), staging, intermediate, marts, history."""
 
-    def get_group_name(self, dbt_resource_props: dict[str, Any]) -> str | None:
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "seed":
             return "point_tables"
         fqn = dbt_resource_props.get("fqn", [])
@@ -71,6 +71,15 @@ class BuildConfig(Config):
     """Run configuration of the dbt build."""
 
     as_of: str = Field(default="", description="Score as of this date, YYYY-MM-DD; empty = today (UTC).")
+
+    def as_of_date(self) -> date:
+        if not self.as_of:
+            return datetime.now(UTC).date()
+        try:
+            return date.fromisoformat(self.as_of)
+        except ValueError as exc:
+            message = f"as_of: expected a date YYYY-MM-DD, got {self.as_of!r}"
+            raise Failure(message, allow_retries=False) from exc
 
 
 @multi_asset(
@@ -159,7 +168,7 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
             check_seeds(settings.project_dir)
         except SeedError as exc:
             raise Failure(f"{exc}\n{not_published_note(settings)}", allow_retries=False) from exc
-        as_of = date.fromisoformat(config.as_of) if config.as_of else datetime.now(UTC).date()
+        as_of = config.as_of_date()
         build_id = new_build_id()
         with writer_lock(settings):
             working = start_build(settings)
