@@ -31,7 +31,7 @@ negative_rules as (
 
     select
         lead_id,
-        {{ dbt.listagg('rule_key', "','", 'order by rule_key') }} as negative_rules
+        {{ sorted_listagg('rule_key', "','") }} as negative_rules
     from {{ ref('lead_score_breakdown') }}
     where rule_type = 'negative_rule'
     group by lead_id
