@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
@@ -125,10 +126,34 @@ def cached_bench_warehouse(project_dir: Path, leads: int, seed: int = 42) -> Pat
     return warehouse
 
 
+def cached_next_day(project_dir: Path, leads: int, seed: int = 42) -> Path:
+    """One more day of events after the cached benchmark data (made on first use): the folder to append."""
+    leadscore = str(Path(sys.executable).with_name("leadscore"))
+    folder = project_dir / "data" / "bench" / f"leads-{leads}-seed-{seed}"
+    next_day = folder / "next-day"
+    if not (next_day / "events.parquet").exists():
+        partial = folder / "next-day-partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        command = [leadscore, "demo-data", "--next-day-of", str(folder / "files"), "--out", str(partial)]
+        subprocess.run(command, check=True)
+        partial.replace(next_day)
+    return next_day
+
+
+def _summary_lines(output: str, *prefixes: str) -> str:
+    """The first line of a build summary plus its lines starting with the given prefixes."""
+    lines = output.splitlines()
+    kept = lines[:1] + [line for line in lines[1:] if line.startswith(prefixes)]
+    return "; ".join(kept)
+
+
 def bench_scoring(project_dir: Path, leads: int) -> tuple[list[Measurement], list[str]]:
-    """(a) full dbt build, (c) the hand-written floor query, (d) pandas, on the same cached raw data."""
+    """(a) full build, (b) incremental refresh after one more day of events, (c) the hand-written floor
+    query, (d) pandas, on the same cached raw data, each in a fresh process."""
     leadscore = str(Path(sys.executable).with_name("leadscore"))
     raw = cached_bench_warehouse(project_dir, leads)
+    next_day = cached_next_day(project_dir, leads)
+    refresh_as_of = (date.fromisoformat(BENCH_AS_OF) + timedelta(days=1)).isoformat()
     with tempfile.TemporaryDirectory(prefix="leadscore-bench-", dir=raw.parent) as work:
         warehouse = Path(work) / "warehouse.duckdb"
         shutil.copyfile(raw, warehouse)
@@ -140,7 +165,16 @@ def bench_scoring(project_dir: Path, leads: int) -> tuple[list[Measurement], lis
         build = measure_subprocess(
             f"(a) full build, {leads:,} leads", [leadscore, "build", "--as-of", BENCH_AS_OF], env=env
         )
-        build.detail = build.detail.splitlines()[0]
+        build.detail = _summary_lines(build.detail, "incremental models")
+        append = measure_subprocess(
+            "load --append of the next day's events", [leadscore, "load", "--append", str(next_day)], env=env
+        )
+        refresh = measure_subprocess(
+            f"(b) incremental refresh (build as of {refresh_as_of}), {leads:,} leads",
+            [leadscore, "build", "--as-of", refresh_as_of],
+            env=env,
+        )
+        refresh.detail = _summary_lines(refresh.detail, "incremental models")
         reference = [sys.executable, "-m", "orchestration.reference_scoring"]
         args = [str(warehouse), BENCH_AS_OF, str(project_dir / "seeds")]
         floor = measure_subprocess(
@@ -157,11 +191,22 @@ def bench_scoring(project_dir: Path, leads: int) -> tuple[list[Measurement], lis
             )
     notes = [
         f"a/c (build / floor) = {build.seconds / floor.seconds:.2f}",
+        f"b/a (incremental refresh / full build) = {refresh.seconds / build.seconds:.3f}",
         f"d/a (pandas / build) = {pandas.seconds / build.seconds:.2f}",
-        "(b) incremental refresh: not measured yet, the engagement and negative models are not incremental "
-        "(issue #5)",
+        f"peak RSS of the full build = {build.peak_rss_mib / 1024:.2f} GiB "
+        f"(DuckDB memory_limit and threads from profiles.yml: {duckdb_profile_settings(project_dir)})",
     ]
-    return [build, floor, pandas], notes
+    return [build, append, refresh, floor, pandas], notes
+
+
+def duckdb_profile_settings(project_dir: Path) -> str:
+    """DuckDB's memory_limit and threads as profiles.yml sets them for the dev target (env var or default)."""
+    text = (project_dir / "profiles.yml").read_text()
+    values = []
+    for setting in ("memory_limit", "threads"):
+        found = re.search(setting + r":\s*\"\{\{\s*env_var\('(\w+)',\s*'([^']*)'\)", text)
+        values.append(f"{setting} {os.environ.get(found.group(1), found.group(2)) if found else 'unset'}")
+    return ", ".join(values)
 
 
 def render(title: str, measurements: list[Measurement], notes: list[str] | None = None) -> str:

@@ -84,11 +84,29 @@ def main() -> None:
     show_default=True,
     help="Fraction of contract-breaking rows to inject (to see the rejects at work).",
 )
+@click.option(
+    "--next-day-of",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Instead: write only events.<fmt>, one more day of events after the demo data in this folder "
+    "(its last day replayed a day later with new ids), to add with `leadscore load --append`.",
+)
 def demo_data_command(
-    lead_count: int, seed: int, out_dir: Path, fmt: str, end_date: date | None, bad_rows: float
+    lead_count: int,
+    seed: int,
+    out_dir: Path,
+    fmt: str,
+    end_date: date | None,
+    bad_rows: float,
+    next_day_of: Path | None,
 ) -> None:
     """Write realistic demo raw data (leads, events, orders) into a folder."""
-    from orchestration.demo_data import generate_demo_data
+    from orchestration.demo_data import generate_demo_data, generate_next_day_events
+
+    if next_day_of is not None:
+        day, count = generate_next_day_events(next_day_of, out_dir)
+        click.echo(f"events {count:,} of {day.isoformat()} written to {out_dir}")
+        return
 
     end_date = end_date or datetime.now(UTC).date() - timedelta(days=1)
     counts = generate_demo_data(
@@ -99,8 +117,14 @@ def demo_data_command(
 
 @main.command("load")
 @click.argument("source_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--append",
+    is_flag=True,
+    help="Add the rows of the files present (any of leads, events, orders) to the raw layer instead of "
+    "replacing it: new data between builds, which the next build validates and scores incrementally.",
+)
 @_TARGET_OPTION
-def load_command(source_dir: Path, target: str | None) -> None:
+def load_command(source_dir: Path, append: bool, target: str | None) -> None:
     """Load SOURCE_DIR's leads, events and orders (.csv or .parquet) as the raw layer, all or nothing.
 
     The raw layer is staged in the working copy of the warehouse; `leadscore build` publishes it.
@@ -110,6 +134,13 @@ def load_command(source_dir: Path, target: str | None) -> None:
 
     settings = Settings.from_env()
     engine_target = _engine_target(settings, target)
+    if engine_target is not None and append:
+        click.echo(
+            "load failed, nothing loaded: --append loads into the DuckDB warehouse only; "
+            f"load target {target} with a full folder",
+            err=True,
+        )
+        sys.exit(2)
     if engine_target is not None:
         from orchestration.engines import EngineError, describe, load_raw_into
 
@@ -127,12 +158,12 @@ def load_command(source_dir: Path, target: str | None) -> None:
     try:
         with writer_lock(settings):
             working = prepare_working_copy(settings)
-            counts = load_raw(source_dir, working)
+            counts = load_raw(source_dir, working, append=append)
     except RawLoadError as exc:
         click.echo(f"load failed, nothing loaded: {exc}", err=True)
         sys.exit(1)
     click.echo(
-        "loaded "
+        ("appended " if append else "loaded ")
         + ", ".join(f"{table} {count:,}" for table, count in counts.items())
         + f" into {working} (staged; `leadscore build` publishes it to {settings.warehouse_path})"
     )
@@ -151,8 +182,14 @@ def load_command(source_dir: Path, target: str | None) -> None:
     help="Publish even if the mean score or the MQL share moved more than the drift bounds "
     "(LEADSCORE_DRIFT_MEAN_SCORE, LEADSCORE_DRIFT_MQL_SHARE) since the last published build.",
 )
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Rebuild the incremental models (validated events, engagement and negative state) from all the raw "
+    "data instead of refreshing them with what is new. The score history is never rebuilt.",
+)
 @_TARGET_OPTION
-def build_command(as_of: date | None, accept_drift: bool, target: str | None) -> None:
+def build_command(as_of: date | None, accept_drift: bool, full_refresh: bool, target: str | None) -> None:
     """Check the point tables, build and test every model, and print a summary."""
     from orchestration.pipeline import BuildError, build
     from orchestration.seed_check import SeedError
@@ -168,7 +205,9 @@ def build_command(as_of: date | None, accept_drift: bool, target: str | None) ->
             except EngineError as exc:
                 raise BuildError(str(exc)) from exc
         else:
-            summary = build(settings, as_of=as_of, accept_drift=accept_drift, target=target)
+            summary = build(
+                settings, as_of=as_of, accept_drift=accept_drift, target=target, full_refresh=full_refresh
+            )
     except (BuildError, SeedError) as exc:
         click.echo(f"build failed: {exc}", err=True)
         sys.exit(1)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -908,3 +908,63 @@ def generate_demo_data(
         return counts
     finally:
         con.close()
+
+
+def generate_next_day_events(data_dir: Path, out_dir: Path) -> tuple[date, int]:
+    """Write out_dir/events.<fmt>: one more day of events after the demo data in data_dir, for
+    `leadscore load --append`. The last day's accepted-looking activity is replayed a day later, on the same
+    leads, with new event ids (`E<yyyymmdd>-<n>`): a realistic day's volume and mix. Return the day and count.
+    """
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    sources = [data_dir / f"events.{fmt}" for fmt in FORMATS if (data_dir / f"events.{fmt}").is_file()]
+    if len(sources) != 1:
+        raise ValueError(f"{data_dir}: expected exactly one events.csv or events.parquet")
+    source = sources[0]
+    fmt = source.suffix.lstrip(".")
+    reader = (
+        f"read_parquet({_q(source.as_posix())})"
+        if fmt == "parquet"
+        else (f"read_csv({_q(source.as_posix())}, header = true, all_varchar = true)")
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute(
+            f"""
+            CREATE TEMP TABLE timed AS
+            SELECT *, try_cast(occurred_at AS TIMESTAMPTZ) AS _at FROM {reader}
+            WHERE event_id IS NOT NULL AND lead_id IS NOT NULL
+            """
+        )
+        last_day = con.execute("SELECT max(cast(_at AS DATE)) FROM timed").fetchone()[0]
+        if last_day is None:
+            raise ValueError(f"{source}: no event with a readable occurred_at")
+        next_day = last_day + timedelta(days=1)
+        stamp = next_day.strftime("%Y%m%d")
+        path = out_dir / f"events.{fmt}"
+        options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
+        con.execute(
+            f"""
+            COPY (
+                SELECT
+                    'E{stamp}-' || lpad(cast(row_number() OVER (ORDER BY _at, event_id) AS VARCHAR), 7, '0')
+                        AS event_id,
+                    lead_id,
+                    event_type,
+                    strftime(_at + INTERVAL 1 DAY, '%Y-%m-%dT%H:%M:%SZ') AS occurred_at,
+                    properties
+                FROM timed
+                WHERE cast(_at AS DATE) = DATE '{last_day.isoformat()}'
+                ORDER BY _at, event_id
+            ) TO {_q(path.as_posix())} ({options})
+            """
+        )
+        count = con.execute(f"SELECT count(*) FROM {_reader_of(path, fmt)}").fetchone()[0]
+        return next_day, count
+    finally:
+        con.close()
+
+
+def _reader_of(path: Path, fmt: str) -> str:
+    return f"read_parquet({_q(path.as_posix())})" if fmt == "parquet" else f"read_csv({_q(path.as_posix())})"

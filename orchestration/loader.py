@@ -7,7 +7,9 @@ ambiguous file, a malformed CSV (wrong number of fields, bad quoting, invalid UT
 header without a contract column or with a duplicated name, an empty file, an unreadable Parquet file.
 
 The load is atomic: the three files are first read into staging tables `raw._loading_<table>`; only when all
-three are valid are the live tables replaced, in one transaction (DROP + RENAME, no data copy).
+three are valid are the live tables replaced, in one transaction (DROP + RENAME, no data copy). An append
+load (`leadscore load --append`) stages the files present the same way, then inserts their rows into the live
+tables in one transaction.
 
 CSV files are read by DuckDB with a fixed dialect (comma, double quote, doubled-quote escape, header on
 line 1, no sniffing) and `store_rejects`, so a 50M-row file loads at DuckDB speed. DuckDB behaviours this
@@ -127,13 +129,18 @@ def _step(starts: array, values: array, key: int) -> int:
 # ----------------------------------------------------------------------------------------------------
 
 
-def load_raw(source_dir: Path, warehouse_path: Path, loaded_at: datetime | None = None) -> dict[str, int]:
+def load_raw(
+    source_dir: Path, warehouse_path: Path, loaded_at: datetime | None = None, append: bool = False
+) -> dict[str, int]:
     """Load leads, events, orders from source_dir into schema `raw` of the DuckDB file; return row counts.
 
-    All three files are read and validated into staging tables first; the live raw tables are replaced in one
-    transaction only if all three are valid, so a failed load leaves the previous raw layer exactly as it was.
+    All files are read and validated into staging tables first; only if all are valid does one transaction
+    change the live raw tables, so a failed load leaves the previous raw layer exactly as it was. A full load
+    (the default) needs all three files and replaces the three tables. With append=True, the files present
+    (one to three of them) add their rows to the existing tables, stamped with this load's time: that is how
+    new data arrives between builds (the next build validates and scores only what is new).
     """
-    sources = find_source_files(Path(source_dir))
+    sources = find_source_files(Path(source_dir), require_all=not append)
     stamp = _utc_naive(loaded_at)
     warehouse_path = Path(warehouse_path)
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,8 +149,11 @@ def load_raw(source_dir: Path, warehouse_path: Path, loaded_at: datetime | None 
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(RAW_SCHEMA)}")
         _drop_staging(con)
         try:
-            counts = {table: _stage(con, sources[table], stamp) for table in RAW_TABLES}
-            _swap_in_staging(con)
+            counts = {table: _stage(con, source, stamp) for table, source in sources.items()}
+            if append:
+                _append_staging(con, sources, stamp)
+            else:
+                _swap_in_staging(con)
         finally:
             _drop_staging(con)
     finally:
@@ -164,8 +174,9 @@ def _connect(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
         raise RawLoadError(f"{warehouse_path}: cannot open the warehouse ({_first_line(exc)})") from exc
 
 
-def find_source_files(source_dir: Path) -> dict[str, SourceFile]:
-    """The one source file of each raw table in source_dir (`<table>.csv` or `<table>.parquet`)."""
+def find_source_files(source_dir: Path, require_all: bool = True) -> dict[str, SourceFile]:
+    """The source file of each raw table in source_dir (`<table>.csv` or `<table>.parquet`): every table's
+    when require_all, else those present (at least one)."""
     if not source_dir.is_dir():
         raise RawLoadError(f"{source_dir}: source folder not found")
     found: dict[str, SourceFile] = {}
@@ -173,11 +184,16 @@ def find_source_files(source_dir: Path) -> dict[str, SourceFile]:
         candidates = [source_dir / f"{table}.{fmt}" for fmt in SOURCE_FORMATS]
         present = [path for path in candidates if path.is_file()]
         names = " or ".join(path.name for path in candidates)
+        if not present and not require_all:
+            continue
         if not present:
             raise RawLoadError(f"{source_dir}: no source file for table {table!r} (expected {names})")
         if len(present) > 1:
             raise RawLoadError(f"{source_dir}: both {names} present for table {table!r}; keep exactly one")
         found[table] = SourceFile(table, present[0])
+    if not found:
+        expected = ", ".join(f"{table}.csv or {table}.parquet" for table in RAW_TABLES)
+        raise RawLoadError(f"{source_dir}: no source file to append (expected one of {expected})")
     return found
 
 
@@ -222,6 +238,50 @@ def _swap_in_staging(con: duckdb.DuckDBPyConnection) -> None:
         for table in RAW_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {_ident(RAW_SCHEMA)}.{_ident(table)}")
             con.execute(f"ALTER TABLE {_staging_table(table)} RENAME TO {_ident(table)}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _append_staging(con: duckdb.DuckDBPyConnection, sources: dict[str, SourceFile], stamp: datetime) -> None:
+    """Add the staged rows to the live raw tables in one transaction. Each table must exist (a full load
+    comes first), the load must be later than every row already there (the builds rely on load times only
+    growing), and the file's columns must be ones the table has (a column it lacks is refused, by name)."""
+    existing_tables = {
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? AND table_catalog = "
+            "current_database()",
+            [RAW_SCHEMA],
+        ).fetchall()
+    }
+    _, _, loaded_col = LINEAGE_COLUMNS
+    for table, source in sources.items():
+        if table not in existing_tables:
+            raise RawLoadError(
+                f"{source.name}: cannot append to raw.{table}, which does not exist yet: "
+                "load a full folder (leads, events and orders) first"
+            )
+        live = f"{_ident(RAW_SCHEMA)}.{_ident(table)}"
+        columns = {row[0].lower() for row in con.execute(f"DESCRIBE {live}").fetchall()}
+        staged = [row[0] for row in con.execute(f"DESCRIBE {_staging_table(table)}").fetchall()]
+        unknown = [name for name in staged if name.lower() not in columns]
+        if unknown:
+            raise RawLoadError(
+                f"{source.name} line 1, column {unknown[0]}: not a column of raw.{table}, which this file "
+                "appends to (append files carry the columns of the first full load, or fewer)"
+            )
+        latest = con.execute(f"SELECT max({_ident(loaded_col)}) FROM {live}").fetchone()[0]
+        if latest is not None and latest >= stamp:
+            raise RawLoadError(
+                f"{source.name}: load time {stamp} is not after the latest load of raw.{table} ({latest})"
+            )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in sources:
+            live = f"{_ident(RAW_SCHEMA)}.{_ident(table)}"
+            con.execute(f"INSERT INTO {live} BY NAME SELECT * FROM {_staging_table(table)}")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

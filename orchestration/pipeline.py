@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -51,6 +52,8 @@ class BuildSummary:
     warnings: list[str] = field(default_factory=list)
     published_path: Path | None = None
     quality: str = ""
+    # Incremental models and what this build did with each: "refreshed" (only new data read) or "rebuilt".
+    incremental: dict[str, str] = field(default_factory=dict)
 
     def render(self) -> str:
         """A short human summary for the terminal."""
@@ -70,6 +73,10 @@ class BuildSummary:
         else:
             lines.append("rejected rows: 0")
         lines += [f"warning: {w}" for w in self.warnings]
+        if self.incremental:
+            lines.append(
+                "incremental models: " + ", ".join(f"{name} {how}" for name, how in self.incremental.items())
+            )
         if self.quality:
             lines.append(f"quality checks: {self.quality}")
         lines.append(f"mart: {self.mart_relation} in {self.warehouse_path}")
@@ -94,7 +101,11 @@ def new_build_id(now: datetime | None = None) -> str:
 
 
 def build(
-    settings: Settings, as_of: date | None = None, target: str | None = None, accept_drift: bool = False
+    settings: Settings,
+    as_of: date | None = None,
+    target: str | None = None,
+    accept_drift: bool = False,
+    full_refresh: bool = False,
 ) -> BuildSummary:
     """Check seeds; write, audit, publish: run `dbt build` (models and every test) as of a date in the working
     copy of the warehouse and, only if everything passed, publish it atomically onto the served path.
@@ -105,7 +116,8 @@ def build(
     version = scoring_version(settings.project_dir)
     with writer_lock(settings):
         working = replace(settings, warehouse_path=start_build(settings))
-        result = run_dbt(working, ["build"], dbt_vars=build_vars(settings, as_of, build_id), target=target)
+        args = ["build", "--full-refresh"] if full_refresh else ["build"]
+        result = run_dbt(working, args, dbt_vars=build_vars(settings, as_of, build_id), target=target)
         if not result.success:
             raise BuildError(
                 describe_failures(result.failures, result.output) + "\n" + not_published_note(settings)
@@ -117,9 +129,19 @@ def build(
         mark_passed(settings, "audited", build_id)
         summary = summarise(working, build_id=build_id, as_of=as_of, version=version)
         summary.quality = f"{len(outcomes)}/{len(outcomes)} expectations passed"
+        summary.incremental = incremental_decisions(result.output)
         summary.published_path = publish_audited(settings, build_id, as_of)
         summary.warehouse_path = settings.warehouse_path
     return summary
+
+
+_DECISION = re.compile(r"\b(int_\w+): (incremental refresh|full rebuild)\b")
+
+
+def incremental_decisions(dbt_output: str) -> dict[str, str]:
+    """What each incremental model did in a dbt run (from what macro incremental_state_is_current logs)."""
+    words = {"incremental refresh": "refreshed", "full rebuild": "rebuilt"}
+    return {model: words[how] for model, how in _DECISION.findall(dbt_output)}
 
 
 def build_vars(settings: Settings, as_of: date, build_id: str) -> dict[str, str]:

@@ -9,7 +9,8 @@
         unique_key=['lead_id', 'score_date', 'scoring_version'],
         incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
         partition_by=(['score_date', 'scoring_version'] if target.type == 'spark' else none),
-        on_schema_change='append_new_columns'
+        on_schema_change='append_new_columns',
+        full_refresh=false
     )
 }}
 

@@ -1,16 +1,129 @@
 -- Every raw event row with the first contract rule it breaks (reject_reason), or null when it is accepted.
+-- Incremental: a refresh validates only the rows loaded since the last build, plus the rows rejected for an
+-- unknown lead (their lead may have arrived since). It is rebuilt in full when rows it already validated
+-- changed: a full load replaced the raw events, the raw leads were replaced rather than appended to, or the
+-- event types of engagement_event_points changed (see events_validated_state_is_current).
+{{
+    config(
+        materialized='incremental',
+        unique_key=['source_file', 'source_line', 'loaded_at'],
+        incremental_strategy=('append' if target.type == 'spark' else 'delete+insert'),
+        on_schema_change='fail',
+        meta={'state_check': 'events_validated_state_is_current'}
+    )
+}}
+
 with
 
-events as (
+staged as (
 
     select * from {{ ref('stg_raw__events') }}
+    {% if is_incremental() %}
+        where loaded_at > (select max(previous.loaded_at) from {{ this }} as previous)
+    {% endif %}
 
 ),
+
+{% if is_incremental() %}
+
+rechecked as (
+
+    select
+        event_id,
+        lead_id,
+        event_type,
+        event_subtype,
+        occurred_at,
+        properties,
+        page_url,
+        campaign,
+        has_unparseable_occurred_at,
+        has_unparseable_properties,
+        source_file,
+        source_line,
+        loaded_at
+    from {{ this }}
+    where reject_reason = 'unknown_or_rejected_lead'
+
+),
+
+candidates as (
+
+    select
+        event_id,
+        lead_id,
+        event_type,
+        event_subtype,
+        occurred_at,
+        properties,
+        page_url,
+        campaign,
+        has_unparseable_occurred_at,
+        has_unparseable_properties,
+        source_file,
+        source_line,
+        loaded_at,
+        true as is_new
+    from staged
+    union all
+    select
+        *,
+        false as is_new
+    from rechecked
+
+),
+
+-- Copies of an event_id validated by earlier builds: a newly loaded row with such an id is a duplicate.
+earlier_copies as (
+
+    select
+        previous.event_id,
+        count(*) as copy_count
+    from {{ this }} as previous
+    inner join (select distinct event_id from staged) as loaded on previous.event_id = loaded.event_id
+    group by previous.event_id
+
+),
+
+{% else %}
+
+candidates as (
+
+    select
+        event_id,
+        lead_id,
+        event_type,
+        event_subtype,
+        occurred_at,
+        properties,
+        page_url,
+        campaign,
+        has_unparseable_occurred_at,
+        has_unparseable_properties,
+        source_file,
+        source_line,
+        loaded_at,
+        true as is_new
+    from staged
+
+),
+
+{% endif %}
 
 accepted_leads as (
 
     select lead_id from {{ ref('int_leads_validated') }}
     where reject_reason is null
+
+),
+
+-- What the lead check was made against: later builds carry these rows forward only while it still holds.
+lead_load_state as (
+
+    select
+        max(loaded_at) as leads_loaded_through,
+        count(*) as leads_row_count
+    from {{ ref('int_leads_validated') }}
 
 ),
 
@@ -23,35 +136,62 @@ event_points as (
 numbered as (
 
     select
-        events.*,
+        candidates.event_id,
+        candidates.lead_id,
+        candidates.event_type,
+        candidates.event_subtype,
+        candidates.occurred_at,
+        candidates.properties,
+        candidates.page_url,
+        candidates.campaign,
+        candidates.has_unparseable_occurred_at,
+        candidates.has_unparseable_properties,
+        candidates.source_file,
+        candidates.source_line,
+        candidates.loaded_at,
         accepted_leads.lead_id is not null as has_known_lead,
         event_points.event_type is not null as has_known_event_type,
-        row_number() over (
-            partition by events.event_id order by events.source_file, events.source_line
-        ) as event_id_occurrence
-    from events
-    left join accepted_leads on events.lead_id = accepted_leads.lead_id
-    left join event_points on events.event_type = event_points.event_type
+        row_number()
+            over (
+                partition by candidates.event_id
+                order by candidates.loaded_at, candidates.source_file, candidates.source_line
+            )
+        {% if is_incremental() %}
+            + case when candidates.is_new then coalesce(earlier_copies.copy_count, 0) else 0 end
+        {% endif %}
+            as event_id_occurrence
+    from candidates
+    left join accepted_leads on candidates.lead_id = accepted_leads.lead_id
+    left join event_points on candidates.event_type = event_points.event_type
+    {% if is_incremental() %}
+        left join earlier_copies on candidates.event_id = earlier_copies.event_id
+    {% endif %}
 
 ),
 
 validated as (
 
     select
-        *,
+        numbered.*,
         case
-            when event_id is null then 'missing_event_id'
-            when event_id_occurrence > 1 then 'duplicate_event_id'
-            when lead_id is null then 'missing_lead_id'
-            when not has_known_lead then 'unknown_or_rejected_lead'
-            when event_type is null then 'missing_event_type'
-            when not has_known_event_type then 'unknown_event_type'
-            when occurred_at is null and has_unparseable_occurred_at then 'unparseable_occurred_at'
-            when occurred_at is null then 'missing_occurred_at'
-            when occurred_at > loaded_at then 'occurred_at_after_load'
-            when has_unparseable_properties then 'unparseable_properties'
-        end as reject_reason
+            when numbered.event_id is null then 'missing_event_id'
+            when numbered.event_id_occurrence > 1 then 'duplicate_event_id'
+            when numbered.lead_id is null then 'missing_lead_id'
+            when not numbered.has_known_lead then 'unknown_or_rejected_lead'
+            when numbered.event_type is null then 'missing_event_type'
+            when not numbered.has_known_event_type then 'unknown_event_type'
+            when numbered.occurred_at is null and numbered.has_unparseable_occurred_at
+                then 'unparseable_occurred_at'
+            when numbered.occurred_at is null then 'missing_occurred_at'
+            when numbered.occurred_at > numbered.loaded_at then 'occurred_at_after_load'
+            when numbered.has_unparseable_properties then 'unparseable_properties'
+        end as reject_reason,
+        {{ run_started_at_timestamp() }} as validated_at,
+        lead_load_state.leads_loaded_through,
+        lead_load_state.leads_row_count,
+        {{ seed_state_key(ref("engagement_event_points"), ["event_type"]) }} as event_types_key
     from numbered
+    cross join lead_load_state
 
 )
 

@@ -13,9 +13,9 @@ engagement as (
 
 ),
 
-events as (
+decayed as (
 
-    select * from {{ ref('int_events_scoped') }}
+    select * from {{ ref('int_lead_event_types_decayed') }}
 
 ),
 
@@ -73,8 +73,8 @@ last_activity as (
 
     select
         lead_id,
-        max(occurred_at) as last_activity_at
-    from events
+        max(last_occurred_at) as last_activity_at
+    from decayed
     group by lead_id
 
 ),

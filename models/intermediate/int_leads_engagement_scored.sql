@@ -1,9 +1,15 @@
 -- One row per scored lead and event type worth points: decayed points, capped at the event type's cap.
 with
 
-events as (
+leads as (
 
-    select * from {{ ref('int_events_scoped') }}
+    select lead_id from {{ ref('int_leads_scoped') }}
+
+),
+
+decayed as (
+
+    select * from {{ ref('int_lead_event_types_decayed') }}
 
 ),
 
@@ -14,53 +20,26 @@ event_points as (
 
 ),
 
-decayed as (
-
-    select
-        events.lead_id,
-        events.event_type,
-        events.occurred_at,
-        event_points.points,
-        event_points.cap_points,
-        event_points.buying_stage,
-        event_points.points * {{ decay_factor('events.age_days', 'event_points.half_life_days') }}
-            as decayed_points
-    from events
-    inner join event_points on events.event_type = event_points.event_type
-
-),
-
-aggregated as (
-
-    select
-        lead_id,
-        event_type,
-        max(buying_stage) as buying_stage,
-        max(cap_points) as cap_points,
-        count(*) as event_count,
-        max(occurred_at) as last_occurred_at,
-        sum(points) as undecayed_points,
-        sum(decayed_points) as decayed_points
-    from decayed
-    group by lead_id, event_type
-
-),
-
 capped as (
 
     select
-        lead_id,
-        event_type,
-        buying_stage,
-        event_count,
-        last_occurred_at,
-        cast(undecayed_points as {{ type_double() }}) as undecayed_points,
-        decayed_points,
-        cap_points,
-        decayed_points / undecayed_points as decay_factor,
-        decayed_points > cap_points as is_capped,
-        case when decayed_points > cap_points then cap_points else decayed_points end as engagement_points
-    from aggregated
+        decayed.lead_id,
+        decayed.event_type,
+        event_points.buying_stage,
+        decayed.event_count,
+        decayed.last_occurred_at,
+        decayed.undecayed_points,
+        decayed.decayed_points,
+        event_points.cap_points,
+        decayed.decayed_points / decayed.undecayed_points as decay_factor,
+        decayed.decayed_points > event_points.cap_points as is_capped,
+        case
+            when decayed.decayed_points > event_points.cap_points then event_points.cap_points
+            else decayed.decayed_points
+        end as engagement_points
+    from decayed
+    inner join leads on decayed.lead_id = leads.lead_id
+    inner join event_points on decayed.event_type = event_points.event_type
 
 )
 

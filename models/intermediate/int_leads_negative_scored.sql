@@ -7,9 +7,31 @@ leads as (
 
 ),
 
-events as (
+-- Daily counts of the event types the rules count, up to the end of the as-of date, with each day's age in
+-- whole days (a window of N days keeps the days whose age is below N: events at most N days old).
+as_of as (
 
-    select * from {{ ref('int_events_scoped') }}
+    select {{ as_of_date() }} as as_of_date
+
+),
+
+event_days as (
+
+    select
+        counted.lead_id,
+        counted.event_type,
+        counted.event_subtype,
+        counted.event_count,
+        {{ dbt.datediff('counted.event_date', 'as_of.as_of_date', 'day') }} as age_in_whole_days -- noqa: LT05
+    from {{ ref('int_lead_event_days_counted') }} as counted
+    cross join as_of
+    where counted.event_date <= as_of.as_of_date
+
+),
+
+decayed as (
+
+    select * from {{ ref('int_lead_event_types_decayed') }}
 
 ),
 
@@ -48,18 +70,20 @@ engaging_event_types as (
 event_rules as (
 
     select
-        events.lead_id,
+        leads.lead_id,
         rules.rule_key,
-        cast(count(*) as {{ dbt.type_string() }}) || ' x ' || max(rules.match_value) as matched_value
+        cast(sum(event_days.event_count) as {{ dbt.type_string() }}) || ' x ' || max(rules.match_value)
+            as matched_value
     from rules
-    inner join events
+    inner join event_days
         on
-            rules.match_value = events.event_type
-            and (rules.match_subtype is null or rules.match_subtype = events.event_subtype)
-            and (rules.window_days is null or rules.window_days >= events.age_days)
+            rules.match_value = event_days.event_type
+            and (rules.match_subtype is null or rules.match_subtype = event_days.event_subtype)
+            and (rules.window_days is null or rules.window_days > event_days.age_in_whole_days)
+    inner join leads on event_days.lead_id = leads.lead_id
     where rules.rule_type = 'event'
-    group by events.lead_id, rules.rule_key
-    having count(*) >= max(coalesce(rules.min_count, 1))
+    group by leads.lead_id, rules.rule_key
+    having sum(event_days.event_count) >= max(coalesce(rules.min_count, 1))
 
 ),
 
@@ -90,11 +114,11 @@ role_rules as (
 recent_activity as (
 
     select
-        events.lead_id,
-        min(events.age_days) as days_since_activity
-    from events
-    inner join engaging_event_types on events.event_type = engaging_event_types.event_type
-    group by events.lead_id
+        decayed.lead_id,
+        {{ age_in_days('max(decayed.last_occurred_at)', as_of_end_at()) }} as days_since_activity
+    from decayed
+    inner join engaging_event_types on decayed.event_type = engaging_event_types.event_type
+    group by decayed.lead_id
 
 ),
 
@@ -122,15 +146,17 @@ inactivity_rules as (
 email_counts as (
 
     select
-        events.lead_id,
+        leads.lead_id,
         rules.rule_key,
-        sum(case when events.event_type = 'email_sent' then 1 else 0 end) as emails_sent,
-        sum(case when events.event_type = 'email_open' then 1 else 0 end) as emails_opened
-    from events
+        sum(case when event_days.event_type = 'email_sent' then event_days.event_count else 0 end) as emails_sent,
+        sum(case when event_days.event_type = 'email_open' then event_days.event_count else 0 end)
+            as emails_opened
+    from event_days
     inner join rules
-        on rules.rule_type = 'open_rate' and events.age_days <= rules.window_days
-    where events.event_type in ('email_sent', 'email_open')
-    group by events.lead_id, rules.rule_key
+        on rules.rule_type = 'open_rate' and event_days.age_in_whole_days < rules.window_days
+    inner join leads on event_days.lead_id = leads.lead_id
+    where event_days.event_type in ('email_sent', 'email_open')
+    group by leads.lead_id, rules.rule_key
 
 ),
 

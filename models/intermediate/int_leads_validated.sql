@@ -12,7 +12,7 @@ numbered as (
     select
         *,
         row_number() over (
-            partition by lead_id order by source_file, source_line
+            partition by lead_id order by loaded_at, source_file, source_line
         ) as lead_id_occurrence
     from leads
 

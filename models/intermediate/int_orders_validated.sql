@@ -27,7 +27,7 @@ numbered as (
         fx_rates.rate_to_eur,
         accepted_leads.lead_id is not null as has_known_lead,
         row_number() over (
-            partition by orders.order_id order by orders.source_file, orders.source_line
+            partition by orders.order_id order by orders.loaded_at, orders.source_file, orders.source_line
         ) as order_id_occurrence
     from orders
     left join accepted_leads on orders.lead_id = accepted_leads.lead_id
