@@ -122,7 +122,9 @@ def cached_bench_warehouse(project_dir: Path, leads: int, seed: int = 42) -> Pat
             env={**os.environ, "LEADSCORE_DUCKDB_PATH": str(partial)},
             check=True,
         )
-        partial.replace(warehouse)
+        # `leadscore load` stages into the working copy beside the path it is given (write, audit, publish).
+        staged = partial.with_name(partial.name + ".building")
+        staged.replace(warehouse)
     return warehouse
 
 

@@ -53,8 +53,26 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     env["LEADSCORE_DUCKDB_PATH"] = str(settings.warehouse_path)
     env["LEADSCORE_SPARK_DIR"] = str(spark_dir(settings.warehouse_path))
     env["DBT_PROFILES_DIR"] = str(settings.project_dir)
+    for name in BUILD_PARAMETERS:  # only the caller's own build parameters reach dbt
+        env.pop(f"LEADSCORE_BUILD_{name.upper()}", None)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     return env
+
+
+# Vars that change every build. They reach dbt as environment variables LEADSCORE_BUILD_<NAME>, read by macro
+# build_parameter only while executing: new --vars make dbt re-parse the whole project (about 10 s a build).
+BUILD_PARAMETERS = ("as_of", "build_id", "scoring_version")
+
+
+def split_build_parameters(dbt_vars: Mapping[str, Any] | None) -> tuple[dict[str, str], dict[str, Any]]:
+    """The environment variables carrying the build parameters of dbt_vars, and the other vars."""
+    env, rest = {}, {}
+    for name, value in (dbt_vars or {}).items():
+        if name in BUILD_PARAMETERS:
+            env[f"LEADSCORE_BUILD_{name.upper()}"] = str(value)
+        else:
+            rest[name] = value
+    return env, rest
 
 
 def run_dbt(
@@ -75,8 +93,9 @@ def run_dbt(
         "--target-path",
         str(target_path),
     ]
-    if dbt_vars:
-        command += ["--vars", json.dumps(dict(dbt_vars))]
+    parameter_env, other_vars = split_build_parameters(dbt_vars)
+    if other_vars:
+        command += ["--vars", json.dumps(other_vars)]
     if target:
         command += ["--target", target]
     run_results = target_path / "run_results.json"
@@ -84,7 +103,7 @@ def run_dbt(
     completed = subprocess.run(
         command,
         cwd=settings.project_dir,
-        env=dbt_environment(settings),
+        env={**dbt_environment(settings), **parameter_env},
         capture_output=True,
         text=True,
         check=False,

@@ -23,7 +23,12 @@ from orchestration.publishing import (
     working_path,
     writer_lock,
 )
-from orchestration.quality import Outcome, record_published_run, validate_marts
+from orchestration.quality import (
+    Outcome,
+    last_published_versions,
+    record_published_run,
+    validate_marts,
+)
 from orchestration.seed_check import check_seeds
 from orchestration.settings import Settings
 
@@ -54,6 +59,8 @@ class BuildSummary:
     quality: str = ""
     # Incremental models and what this build did with each: "refreshed" (only new data read) or "rebuilt".
     incremental: dict[str, str] = field(default_factory=dict)
+    # What the build did not re-run, and why (empty when it ran every node).
+    skipped: str = ""
 
     def render(self) -> str:
         """A short human summary for the terminal."""
@@ -77,6 +84,8 @@ class BuildSummary:
             lines.append(
                 "incremental models: " + ", ".join(f"{name} {how}" for name, how in self.incremental.items())
             )
+        if self.skipped:
+            lines.append(f"skipped: {self.skipped}")
         if self.quality:
             lines.append(f"quality checks: {self.quality}")
         lines.append(f"mart: {self.mart_relation} in {self.warehouse_path}")
@@ -92,6 +101,48 @@ def scoring_version(project_dir: Path) -> str:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
+
+
+# What the dbt project's logic is made of: a change to any of these files may change what the unit tests or
+# the seed tests check (tests/python, the pytest suite, is not). The seed CSVs are versioned apart
+# (scoring_version).
+CODE_PATHS = ("dbt_project.yml", "models", "macros", "tests", "seeds/_seeds.yml")
+CODE_SUFFIXES = (".sql", ".yml", ".yaml", ".csv")
+
+
+def code_version(project_dir: Path) -> str:
+    """A short hash of the dbt project's code (models, macros, tests and their fixtures, project and seed
+    YAML): with scoring_version, what a build was tested with."""
+    digest = hashlib.sha256()
+    for entry in CODE_PATHS:
+        root = project_dir / entry
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.suffix in CODE_SUFFIXES)
+        files = [path for path in files if "python" not in path.relative_to(project_dir).parts]
+        for path in files:
+            digest.update(str(path.relative_to(project_dir)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+# Skipped by a build whose point tables and code are those of the last published build, which loaded the
+# seeds and passed these tests: the seeds with the tests defined on them (seeds/_seeds.yml) and the unit tests
+# (logic on fixed inputs). Every model and every test on models and sources still runs.
+UNCHANGED_EXCLUDES = ("path:seeds", "resource_type:unit_test")
+
+
+def dbt_build_args(working: Settings, full_refresh: bool = False) -> tuple[list[str], str]:
+    """`dbt build` arguments for a build in the working copy, and a note of what it skips and why."""
+    args = ["build", "--full-refresh"] if full_refresh else ["build"]
+    if full_refresh:
+        return args, ""
+    versions = (scoring_version(working.project_dir), code_version(working.project_dir))
+    if last_published_versions(working.warehouse_path) != versions:
+        return args, ""
+    note = (
+        "seeds, their tests and the unit tests skipped: point tables and code unchanged since the last"
+        " published build (--full-refresh runs them)"
+    )
+    return [*args, "--exclude", *UNCHANGED_EXCLUDES], note
 
 
 def new_build_id(now: datetime | None = None) -> str:
@@ -116,7 +167,7 @@ def build(
     version = scoring_version(settings.project_dir)
     with writer_lock(settings):
         working = replace(settings, warehouse_path=start_build(settings))
-        args = ["build", "--full-refresh"] if full_refresh else ["build"]
+        args, skipped = dbt_build_args(working, full_refresh)
         result = run_dbt(working, args, dbt_vars=build_vars(settings, as_of, build_id), target=target)
         if not result.success:
             raise BuildError(
@@ -130,6 +181,7 @@ def build(
         summary = summarise(working, build_id=build_id, as_of=as_of, version=version)
         summary.quality = f"{len(outcomes)}/{len(outcomes)} expectations passed"
         summary.incremental = incremental_decisions(result.output)
+        summary.skipped = skipped
         summary.published_path = publish_audited(settings, build_id, as_of)
         summary.warehouse_path = settings.warehouse_path
     return summary
@@ -157,7 +209,13 @@ def publish_audited(settings: Settings, build_id: str, as_of: date) -> Path:
     """Publish the audited working copy: record the run (the next build's drift reference), then replace
     the served file atomically. Refused unless the build passed every dbt test and quality expectation."""
     ensure_passed(settings, build_id)
-    record_published_run(working_path(settings), build_id, as_of.isoformat())
+    record_published_run(
+        working_path(settings),
+        build_id,
+        as_of.isoformat(),
+        scoring_version=scoring_version(settings.project_dir),
+        code_version=code_version(settings.project_dir),
+    )
     return publish(settings, build_id)
 
 

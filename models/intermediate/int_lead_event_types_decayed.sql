@@ -5,7 +5,8 @@
 -- after the previous as-of date and are now before the new one. Decay stays exact: the decayed sum carried
 -- forward is multiplied by 0.5 ** (elapsed days / half-life) before the new points are added. Rebuilt in full
 -- when the as-of date moves back, the points or half-lives of engagement_event_points change, or the
--- validated events were rebuilt (see decayed_state_is_current).
+-- validated events were rebuilt (see decayed_state_is_current). At an unchanged as-of date only the rows with
+-- new events are rewritten.
 {{
     config(
         materialized='incremental',
@@ -80,6 +81,16 @@ carried as (
         as decayed_points
     from {{ this }} as previous
     inner join event_points on previous.event_type = event_points.event_type
+    -- Same as-of date: a row without new events keeps its decayed sum, so only the rows with new events are
+    -- rewritten (a refresh every few minutes touches thousands of rows, not millions). A new as-of date
+    -- moves every row's decay, and every row is rewritten.
+    where
+        previous.decayed_at <> {{ as_of_end_at() }}
+        or exists (
+            select 1 as has_new_points
+            from new_points
+            where new_points.lead_id = previous.lead_id and new_points.event_type = previous.event_type
+        )
 
 ),
 

@@ -175,8 +175,8 @@ final as (
         ) as {{ dbt.type_bigint() }}) as lead_rank,
         last_activity_at,
         {{ as_of_date() }} as as_of_date,
-        '{{ var("build_id") }}' as build_id,
-        '{{ var("scoring_version") }}' as scoring_version
+        '{{ build_parameter("build_id", "adhoc") }}' as build_id,
+        '{{ build_parameter("scoring_version", "unversioned") }}' as scoring_version
     from graded
 
 )

@@ -67,7 +67,7 @@ final as (
         source_file,
         cast(source_line as {{ dbt.type_bigint() }}) as source_line,
         loaded_at,
-        '{{ var("build_id") }}' as build_id
+        '{{ build_parameter("build_id", "adhoc") }}' as build_id
     from unioned
 
 )

@@ -29,7 +29,7 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
-from orchestration.dbt_invocation import read_failures
+from orchestration.dbt_invocation import read_failures, split_build_parameters
 from orchestration.defs.resources import RawSourceResource, WarehouseResource
 from orchestration.loader import RawLoadError, load_raw
 from orchestration.pipeline import (
@@ -133,17 +133,22 @@ def newest_event_time(warehouse: Path) -> datetime | None:
 
 
 @contextmanager
-def _dbt_writes_to(path: Path) -> Iterator[None]:
-    """dagster-dbt passes the process environment to dbt; profiles.yml reads the file from it."""
-    previous = os.environ.get("LEADSCORE_DUCKDB_PATH")
-    os.environ["LEADSCORE_DUCKDB_PATH"] = str(path)
+def _dbt_environment(path: Path, dbt_vars: Mapping[str, str]) -> Iterator[list[str]]:
+    """dagster-dbt passes the process environment to dbt: profiles.yml reads the file from it, and the build
+    parameters travel in it as they do for `leadscore build` (split_build_parameters). Yields the --vars
+    arguments for the other vars."""
+    parameter_env, other_vars = split_build_parameters(dbt_vars)
+    overrides = {"LEADSCORE_DUCKDB_PATH": str(path), **parameter_env}
+    previous = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
     try:
-        yield
+        yield ["--vars", json.dumps(other_vars)] if other_vars else []
     finally:
-        if previous is None:
-            os.environ.pop("LEADSCORE_DUCKDB_PATH", None)
-        else:
-            os.environ["LEADSCORE_DUCKDB_PATH"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
@@ -173,9 +178,9 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
         with writer_lock(settings):
             working = start_build(settings)
             context.log.info(f"build {build_id} as of {as_of} in {working}")
-            with _dbt_writes_to(working):
+            with _dbt_environment(working, build_vars(settings, as_of, build_id)) as vars_args:
                 invocation = dbt.cli(
-                    ["build", "--vars", json.dumps(build_vars(settings, as_of, build_id))],
+                    ["build", *vars_args],
                     context=context,
                     raise_on_error=False,
                 )

@@ -1,6 +1,7 @@
 -- The speed floor: one hand-written DuckDB query computing the lead-score totals and ranks from the raw
 -- layer and the point tables (hand-specialised to the default negative rules' windows and thresholds).
--- $as_of_end and $as_of_date are replaced by literals before it runs.
+-- $as_of_end and $as_of_date are replaced by literals before it runs. Timestamps are parsed as the models parse
+-- them (macro parse_iso_timestamp), so that the comparison is like for like.
 with
 p_weights as (select component_key, weight from point_tables.score_weights),
 w as (select
@@ -20,9 +21,9 @@ leads as (
         try_cast(trim(employee_count) as integer) as employee_count,
         nullif(upper(trim(country_code)), '') as country_code,
         ' ' || lower(trim(coalesce(job_title, ''))) || ' ' as title,
-        cast(cast(created_at as timestamptz) as timestamp) as created_at
+        make_timestamp(epoch_us(cast(created_at as timestamptz))) as created_at
     from raw.leads
-    where cast(cast(created_at as timestamptz) as timestamp) < $as_of_end
+    where make_timestamp(epoch_us(cast(created_at as timestamptz))) < $as_of_end
 ),
 fit as (
     select l.lead_id, l.email_domain, l.created_at,
@@ -48,9 +49,9 @@ fit as (
 events as (
     select trim(e.lead_id) as lead_id, lower(trim(e.event_type)) as event_type,
         lower(json_extract_string(e.properties, '$.bounce_type')) as subtype,
-        date_diff('second', cast(cast(e.occurred_at as timestamptz) as timestamp), $as_of_end) / 86400.0 as age_days
+        date_diff('second', make_timestamp(epoch_us(cast(e.occurred_at as timestamptz))), $as_of_end) / 86400.0 as age_days
     from raw.events e
-    where cast(cast(e.occurred_at as timestamptz) as timestamp) < $as_of_end
+    where make_timestamp(epoch_us(cast(e.occurred_at as timestamptz))) < $as_of_end
 ),
 per_type as (
     select e.lead_id, e.event_type, any_value(ep.cap_points) as cap_points,
@@ -73,11 +74,11 @@ event_counts as (
     from events group by lead_id
 ),
 orders as (
-    select trim(o.lead_id) as lead_id, cast(cast(o.ordered_at as timestamptz) as timestamp) as ordered_at,
+    select trim(o.lead_id) as lead_id, make_timestamp(epoch_us(cast(o.ordered_at as timestamptz))) as ordered_at,
         cast(o.amount as decimal(18, 2)) * fx.rate_to_eur as amount_eur
     from raw.orders o join point_tables.fx_rates fx on fx.currency = upper(trim(o.currency))
     where lower(trim(o.status)) = 'completed'
-        and cast(cast(o.ordered_at as timestamptz) as timestamp) < $as_of_end
+        and make_timestamp(epoch_us(cast(o.ordered_at as timestamptz))) < $as_of_end
 ),
 rfm as (
     select lead_id, r.rfm_score as r_score, f.rfm_score as f_score, m.rfm_score as m_score
