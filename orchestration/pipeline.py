@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import re
+import threading
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -168,6 +170,7 @@ def build(
     with writer_lock(settings):
         working = replace(settings, warehouse_path=start_build(settings))
         args, skipped = dbt_build_args(working, full_refresh)
+        preload_audit_library()
         result = run_dbt(working, args, dbt_vars=build_vars(settings, as_of, build_id), target=target)
         if not result.success:
             raise BuildError(
@@ -185,6 +188,12 @@ def build(
         summary.published_path = publish_audited(settings, build_id, as_of)
         summary.warehouse_path = settings.warehouse_path
     return summary
+
+
+def preload_audit_library() -> None:
+    """Import Great Expectations in a background thread while dbt runs in its subprocess (the import takes
+    seconds and this process is otherwise only waiting); the audit's own import then finds it loaded."""
+    threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
 
 
 _DECISION = re.compile(r"\b(int_\w+): (incremental refresh|full rebuild)\b")

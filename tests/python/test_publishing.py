@@ -137,7 +137,7 @@ def test_drift_beyond_the_bound_blocks_publishing_until_accepted(
     assert "not published" in blocked.stderr
     assert digest(published) == before
     accepted = leadscore("build", "--as-of", "2026-11-13", "--accept-drift")
-    assert "quality checks: 21/21 expectations passed" in accepted.stdout
+    assert "quality checks: 30/30 expectations passed" in accepted.stdout
     assert f"published: {published}" in accepted.stdout
     with duckdb.connect(str(published), read_only=True) as con:
         assert con.execute("select count(*) from audit.published_runs").fetchone()[0] == 2
