@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -149,6 +150,19 @@ def _summary_lines(output: str, *prefixes: str) -> str:
     return "; ".join(kept)
 
 
+def dbt_profile(target: Path, slowest: int = 4) -> str:
+    """Where a build's dbt time went (its run_results.json): nodes run, dbt's elapsed time, the slowest."""
+    path = target / "run_results.json"
+    if not path.exists():
+        return ""
+    results = json.loads(path.read_text())
+    nodes = sorted(results["results"], key=lambda node: node["execution_time"], reverse=True)
+    top = ", ".join(
+        f"{node['unique_id'].split('.')[2]} {node['execution_time']:.1f} s" for node in nodes[:slowest]
+    )
+    return f"dbt: {len(nodes)} nodes in {results['elapsed_time']:.1f} s, slowest {top}"
+
+
 def bench_scoring(project_dir: Path, leads: int) -> tuple[list[Measurement], list[str]]:
     """(a) full build, (b) incremental refresh after one more day of events, (c) the hand-written floor
     query, (d) pandas, on the same cached raw data, each in a fresh process.
@@ -175,6 +189,7 @@ def bench_scoring(project_dir: Path, leads: int) -> tuple[list[Measurement], lis
         def build(label: str, day: date) -> Measurement:
             measured = measure_subprocess(label, [leadscore, "build", "--as-of", day.isoformat()], env=env)
             measured.detail = _summary_lines(measured.detail, "incremental models", "skipped")
+            measured.detail += "; " + dbt_profile(Path(work) / "target")
             return measured
 
         full = build(f"(a) full build, {leads:,} leads", as_of)

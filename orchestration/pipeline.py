@@ -141,8 +141,8 @@ def dbt_build_args(working: Settings, full_refresh: bool = False) -> tuple[list[
     if last_published_versions(working.warehouse_path) != versions:
         return args, ""
     note = (
-        "seeds, their tests and the unit tests skipped: point tables and code unchanged since the last"
-        " published build (--full-refresh runs them)"
+        "seeds, their tests and the unit tests (point tables and code unchanged since the last published"
+        " build; --full-refresh runs them)"
     )
     return [*args, "--exclude", *UNCHANGED_EXCLUDES], note
 

@@ -232,7 +232,12 @@ def main(argv: list[str] | None = None) -> None:
         limit = int(float(os.environ.get("LEADSCORE_PANDAS_MEMORY_GIB", "12")) * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     as_of = date.fromisoformat(as_of_text)
-    with duckdb.connect(warehouse, read_only=True, config={"memory_limit": "6GB", "threads": 2}) as con:
+    # The build's DuckDB limits (profiles.yml's defaults and variables): the comparison is like for like.
+    limits = {
+        "memory_limit": os.environ.get("LEADSCORE_DUCKDB_MEMORY", "5GB"),
+        "threads": int(os.environ.get("LEADSCORE_DUCKDB_THREADS", "2")),
+    }
+    with duckdb.connect(warehouse, read_only=True, config=limits) as con:
         if method == "floor":
             result = score_with_floor_query(con, as_of)
         else:

@@ -16,21 +16,17 @@
     )
 }}
 
+{%- set checked_columns = [
+    'event_id', 'lead_id', 'event_type', 'event_subtype', 'occurred_at', 'has_unparseable_occurred_at',
+    'has_unparseable_properties', 'source_file', 'source_line', 'loaded_at',
+] -%}
+
 with
 
 staged as (
 
     select
-        event_id,
-        lead_id,
-        event_type,
-        event_subtype,
-        occurred_at,
-        has_unparseable_occurred_at,
-        has_unparseable_properties,
-        source_file,
-        source_line,
-        loaded_at
+        {{ checked_columns | join(',\n        ') }}
     from {{ ref('stg_raw__events') }}
     {% if is_incremental() %}
         where loaded_at > (select max(previous.loaded_at) from {{ this }} as previous)
@@ -43,16 +39,7 @@ staged as (
 rechecked as (
 
     select
-        event_id,
-        lead_id,
-        event_type,
-        event_subtype,
-        occurred_at,
-        has_unparseable_occurred_at,
-        has_unparseable_properties,
-        source_file,
-        source_line,
-        loaded_at
+        {{ checked_columns | join(',\n        ') }}
     from {{ this }}
     where reject_reason = 'unknown_or_rejected_lead'
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.python.conftest import CliRunner, Project
 
-SKIPPED = "skipped: seeds, their tests and the unit tests"
+SKIPPED = "skipped: seeds, their tests and the unit tests (point tables and code unchanged"
 
 
 def executed(project: Project) -> set[str]:
