@@ -132,12 +132,14 @@ def code_version(project_dir: Path) -> str:
 UNCHANGED_EXCLUDES = ("path:seeds", "resource_type:unit_test")
 
 
-def dbt_build_args(working: Settings, full_refresh: bool = False) -> tuple[list[str], str]:
-    """`dbt build` arguments for a build in the working copy, and a note of what it skips and why."""
+def dbt_build_args(
+    working: Settings, versions: tuple[str, str], full_refresh: bool = False
+) -> tuple[list[str], str]:
+    """`dbt build` arguments for a build in the working copy of the given (scoring, code) versions, and a
+    note of what it skips and why."""
     args = ["build", "--full-refresh"] if full_refresh else ["build"]
     if full_refresh:
         return args, ""
-    versions = (scoring_version(working.project_dir), code_version(working.project_dir))
     if last_published_versions(working.warehouse_path) != versions:
         return args, ""
     note = (
@@ -167,9 +169,11 @@ def build(
     as_of = as_of or datetime.now(UTC).date()
     build_id = new_build_id()
     version = scoring_version(settings.project_dir)
+    # Taken once, before dbt reads the files: what is recorded at publish is what this build tested.
+    versions = (version, code_version(settings.project_dir))
     with writer_lock(settings):
         working = replace(settings, warehouse_path=start_build(settings))
-        args, skipped = dbt_build_args(working, full_refresh)
+        args, skipped = dbt_build_args(working, versions, full_refresh)
         preload_audit_library()
         result = run_dbt(working, args, dbt_vars=build_vars(settings, as_of, build_id), target=target)
         if not result.success:
@@ -185,7 +189,7 @@ def build(
         summary.quality = f"{len(outcomes)}/{len(outcomes)} expectations passed"
         summary.incremental = incremental_decisions(result.output)
         summary.skipped = skipped
-        summary.published_path = publish_audited(settings, build_id, as_of)
+        summary.published_path = publish_audited(settings, build_id, as_of, versions)
         summary.warehouse_path = settings.warehouse_path
     return summary
 
@@ -214,16 +218,16 @@ def build_vars(settings: Settings, as_of: date, build_id: str) -> dict[str, str]
     }
 
 
-def publish_audited(settings: Settings, build_id: str, as_of: date) -> Path:
-    """Publish the audited working copy: record the run (the next build's drift reference), then replace
-    the served file atomically. Refused unless the build passed every dbt test and quality expectation."""
+def publish_audited(
+    settings: Settings, build_id: str, as_of: date, versions: tuple[str, str] | None = None
+) -> Path:
+    """Publish the audited working copy: record the run (the next build's drift reference) with the
+    (scoring, code) versions it was built with (read now when not given), then replace the served file
+    atomically. Refused unless the build passed every dbt test and quality expectation."""
     ensure_passed(settings, build_id)
+    scoring, code = versions or (scoring_version(settings.project_dir), code_version(settings.project_dir))
     record_published_run(
-        working_path(settings),
-        build_id,
-        as_of.isoformat(),
-        scoring_version=scoring_version(settings.project_dir),
-        code_version=code_version(settings.project_dir),
+        working_path(settings), build_id, as_of.isoformat(), scoring_version=scoring, code_version=code
     )
     return publish(settings, build_id)
 

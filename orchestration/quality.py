@@ -326,8 +326,9 @@ def validate_marts(
     scores = pd.DataFrame({column: scores[column].to_numpy() for column in used})
     # Text columns compared in pairs as categoricals over their common values: the same equality, without
     # comparing a million Python strings per expectation (4 s of the audit at a million leads).
-    for column_a, column_b in PAIRED_TEXT_COLUMNS:
-        if column_a in scores and column_b in scores:
+    pairs = {(e.column_A, e.column_B) for _, expectations in suites for e in expectations if _is_pair(e)}
+    for column_a, column_b in sorted(pairs):
+        if scores[column_a].dtype == object and scores[column_b].dtype == object:
             values = pd.concat([scores[column_a], scores[column_b]]).dropna().unique()
             dtype = pd.CategoricalDtype(sorted(str(v) for v in values))
             scores[column_a] = scores[column_a].astype(dtype)
@@ -356,12 +357,9 @@ def validate_marts(
     return outcomes
 
 
-PAIRED_TEXT_COLUMNS = (
-    ("tier", "expected_tier"),
-    ("fit_grade", "expected_fit_grade"),
-    ("engagement_grade", "expected_engagement_grade"),
-    ("grade_cell", "expected_grade_cell"),
-)
+def _is_pair(expectation: Any) -> bool:
+    """A column-pair expectation (it has column_A and column_B)."""
+    return isinstance(getattr(expectation, "column_A", None), str)
 
 
 def _columns_of(expectation: Any) -> list[str]:
