@@ -61,7 +61,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
 
 # Vars that change every build. They reach dbt as environment variables LEADSCORE_BUILD_<NAME>, read by macro
 # build_parameter only while executing: new --vars make dbt re-parse the whole project (about 10 s a build).
-BUILD_PARAMETERS = ("as_of", "build_id", "scoring_version")
+BUILD_PARAMETERS = ("as_of", "build_id", "scoring_version", "patch_base_build_id", "patch_since")
 
 
 def split_build_parameters(dbt_vars: Mapping[str, Any] | None) -> tuple[dict[str, str], dict[str, Any]]:

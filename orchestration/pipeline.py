@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.dbt_invocation import TestFailure, run_dbt
+from orchestration.lead_patching import LoadState, patch_parameters, read_load_state
 from orchestration.publishing import (
     ensure_passed,
     mark_passed,
@@ -63,6 +64,8 @@ class BuildSummary:
     incremental: dict[str, str] = field(default_factory=dict)
     # What the build did not re-run, and why (empty when it ran every node).
     skipped: str = ""
+    # Whether the lead-level tables were patched (only the leads with new rows rescored) or rebuilt, and why.
+    lead_tables: str = ""
 
     def render(self) -> str:
         """A short human summary for the terminal."""
@@ -88,6 +91,8 @@ class BuildSummary:
             )
         if self.skipped:
             lines.append(f"skipped: {self.skipped}")
+        if self.lead_tables:
+            lines.append(f"lead tables: {self.lead_tables}")
         if self.quality:
             lines.append(f"quality checks: {self.quality}")
         lines.append(f"mart: {self.mart_relation} in {self.warehouse_path}")
@@ -173,9 +178,13 @@ def build(
     versions = (version, code_version(settings.project_dir))
     with writer_lock(settings):
         working = replace(settings, warehouse_path=start_build(settings))
+        # Read before dbt starts: rows loaded later are new rows for the next build.
+        load_state = read_load_state(working.warehouse_path)
         args, skipped = dbt_build_args(working, versions, full_refresh)
+        patch, patch_note = patch_parameters(working.warehouse_path, versions, as_of, full_refresh)
         preload_audit_library()
-        result = run_dbt(working, args, dbt_vars=build_vars(settings, as_of, build_id), target=target)
+        dbt_vars = {**build_vars(settings, as_of, build_id), **patch}
+        result = run_dbt(working, args, dbt_vars=dbt_vars, target=target)
         if not result.success:
             raise BuildError(
                 describe_failures(result.failures, result.output) + "\n" + not_published_note(settings)
@@ -189,7 +198,12 @@ def build(
         summary.quality = f"{len(outcomes)}/{len(outcomes)} expectations passed"
         summary.incremental = incremental_decisions(result.output)
         summary.skipped = skipped
-        summary.published_path = publish_audited(settings, build_id, as_of, versions)
+        summary.lead_tables = (
+            f"patched, {changed_lead_count(working.warehouse_path):,} leads rescored ({patch_note})"
+            if patch
+            else f"rebuilt ({patch_note})"
+        )
+        summary.published_path = publish_audited(settings, build_id, as_of, versions, load_state)
         summary.warehouse_path = settings.warehouse_path
     return summary
 
@@ -200,7 +214,7 @@ def preload_audit_library() -> None:
     threading.Thread(target=importlib.import_module, args=("great_expectations",), daemon=True).start()
 
 
-_DECISION = re.compile(r"\b(int_\w+): (incremental refresh|full rebuild)\b")
+_DECISION = re.compile(r"\b((?:int|lead)_\w+): (incremental refresh|full rebuild)\b")
 
 
 def incremental_decisions(dbt_output: str) -> dict[str, str]:
@@ -219,15 +233,27 @@ def build_vars(settings: Settings, as_of: date, build_id: str) -> dict[str, str]
 
 
 def publish_audited(
-    settings: Settings, build_id: str, as_of: date, versions: tuple[str, str] | None = None
+    settings: Settings,
+    build_id: str,
+    as_of: date,
+    versions: tuple[str, str] | None = None,
+    load_state: LoadState | None = None,
 ) -> Path:
     """Publish the audited working copy: record the run (the next build's drift reference) with the
-    (scoring, code) versions it was built with (read now when not given), then replace the served file
-    atomically. Refused unless the build passed every dbt test and quality expectation."""
+    (scoring, code) versions it was built with (read now when not given) and what it read of the raw layer
+    (unknown when not given: the next build then rebuilds the lead tables rather than patch them), then
+    replace the served file atomically. Refused unless the build passed every dbt test and quality
+    expectation."""
     ensure_passed(settings, build_id)
     scoring, code = versions or (scoring_version(settings.project_dir), code_version(settings.project_dir))
     record_published_run(
-        working_path(settings), build_id, as_of.isoformat(), scoring_version=scoring, code_version=code
+        working_path(settings),
+        build_id,
+        as_of.isoformat(),
+        scoring_version=scoring,
+        code_version=code,
+        loaded_through=load_state.loaded_through if load_state else None,
+        loaded_rows=load_state.loaded_rows if load_state else None,
     )
     return publish(settings, build_id)
 
@@ -256,6 +282,12 @@ def describe_failures(failures: list[TestFailure], output: str) -> str:
             shown = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
             lines.append(f"    failing row: {shown}")
     return "\n".join(lines)
+
+
+def changed_lead_count(warehouse: Path) -> int:
+    """How many leads the build's patching refresh rescored (int_leads_changed)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute("select count(*) from intermediate.int_leads_changed").fetchone()[0]
 
 
 def summarise(settings: Settings, build_id: str, as_of: date, version: str) -> BuildSummary:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -369,10 +370,18 @@ def _columns_of(expectation: Any) -> list[str]:
 
 
 def record_published_run(
-    warehouse: Path, build_id: str, as_of: str, scoring_version: str = "", code_version: str = ""
+    warehouse: Path,
+    build_id: str,
+    as_of: str,
+    scoring_version: str = "",
+    code_version: str = "",
+    loaded_through: datetime | None = None,
+    loaded_rows: int | None = None,
 ) -> None:
-    """Remember the published run: its mean score and MQL share (the next build's drift reference) and the
-    point-table and code versions it was built and tested with (what the next build may skip re-testing)."""
+    """Remember the published run: its mean score and MQL share (the next build's drift reference), the
+    point-table and code versions it was built and tested with (what the next build may skip re-testing) and
+    what it read of the raw layer (the last load time and the row count then: what the next build at the same
+    as-of date may patch from, see lead_patching)."""
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create schema if not exists audit")
         con.execute(
@@ -386,17 +395,19 @@ def record_published_run(
         # Files written before these columns existed gain them (null: nothing to skip after such a run).
         con.execute(f"alter table {AUDIT_TABLE} add column if not exists scoring_version varchar")
         con.execute(f"alter table {AUDIT_TABLE} add column if not exists code_version varchar")
+        con.execute(f"alter table {AUDIT_TABLE} add column if not exists loaded_through timestamp")
+        con.execute(f"alter table {AUDIT_TABLE} add column if not exists loaded_rows bigint")
         con.execute(
             f"""
             insert into {AUDIT_TABLE}
                 (build_id, as_of_date, lead_count, mean_score, mql_share, published_at, scoring_version,
-                code_version)
+                code_version, loaded_through, loaded_rows)
             select
                 ?, cast(? as date), count(*), avg(score_total),
-                avg(case when is_mql then 1.0 else 0.0 end), current_timestamp, ?, ?
+                avg(case when is_mql then 1.0 else 0.0 end), current_timestamp, ?, ?, ?, ?
             from marts.lead_scores
             """,
-            [build_id, as_of, scoring_version or None, code_version or None],
+            [build_id, as_of, scoring_version or None, code_version or None, loaded_through, loaded_rows],
         )
 
 

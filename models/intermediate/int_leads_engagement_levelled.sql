@@ -1,21 +1,37 @@
 -- One row per scored lead: total engagement points, engagement level and grade, buying stage, last activity.
+-- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
+-- then appended); any other build rebuilds it in full (see lead_patch_is_current).
+{{
+    config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy='append',
+        on_schema_change='fail',
+        meta={'state_check': 'lead_patch_is_current'},
+        pre_hook="{{ changed_leads_deleted() }}",
+        post_hook="{{ patched_rows_stamped() }}"
+    )
+}}
+-- depends_on: {{ ref('int_leads_changed') }}
 with
 
 leads as (
 
     select lead_id from {{ ref('int_leads_scoped') }}
+    where {{ changed_leads_filter('lead_id') }}
 
 ),
 
 engagement as (
 
     select * from {{ ref('int_leads_engagement_scored') }}
+    where {{ changed_leads_filter('lead_id') }}
 
 ),
 
 decayed as (
 
     select * from {{ ref('int_lead_event_types_decayed') }}
+    where {{ changed_leads_filter('lead_id') }}
 
 ),
 
@@ -99,7 +115,8 @@ levelled as (
         totals.*,
         levels.level_key as engagement_level,
         levels.points as engagement_level_points,
-        grade_bands.engagement_grade
+        grade_bands.engagement_grade,
+        '{{ build_parameter("build_id", "adhoc") }}' as build_id
     from totals
     left join levels
         on {{ in_band('totals.engagement_points', 'levels.min_engagement_points', 'levels.max_engagement_points') }}

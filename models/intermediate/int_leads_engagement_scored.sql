@@ -1,9 +1,23 @@
 -- One row per scored lead and event type worth points: decayed points, capped at the event type's cap.
+-- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
+-- then appended); any other build rebuilds it in full (see lead_patch_is_current).
+{{
+    config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy='append',
+        on_schema_change='fail',
+        meta={'state_check': 'lead_patch_is_current'},
+        pre_hook="{{ changed_leads_deleted() }}",
+        post_hook="{{ patched_rows_stamped() }}"
+    )
+}}
+-- depends_on: {{ ref('int_leads_changed') }}
 with
 
 leads as (
 
     select lead_id from {{ ref('int_leads_scoped') }}
+    where {{ changed_leads_filter('lead_id') }}
 
 ),
 
@@ -36,7 +50,8 @@ capped as (
         case
             when decayed.decayed_points > event_points.cap_points then event_points.cap_points
             else decayed.decayed_points
-        end as engagement_points
+        end as engagement_points,
+        '{{ build_parameter("build_id", "adhoc") }}' as build_id
     from decayed
     inner join leads on decayed.lead_id = leads.lead_id
     inner join event_points on decayed.event_type = event_points.event_type

@@ -1,9 +1,23 @@
 -- One row per scored lead and fit dimension (industry, company size, geography, job role) with its points.
+-- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
+-- then appended); any other build rebuilds it in full (see lead_patch_is_current).
+{{
+    config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy='append',
+        on_schema_change='fail',
+        meta={'state_check': 'lead_patch_is_current'},
+        pre_hook="{{ changed_leads_deleted() }}",
+        post_hook="{{ patched_rows_stamped() }}"
+    )
+}}
+-- depends_on: {{ ref('int_leads_changed') }}
 with
 
 leads as (
 
     select * from {{ ref('int_leads_scoped') }}
+    where {{ changed_leads_filter('lead_id') }}
 
 ),
 
@@ -117,6 +131,15 @@ unioned as (
     union all
     select * from job_role
 
+),
+
+final as (
+
+    select
+        *,
+        '{{ build_parameter("build_id", "adhoc") }}' as build_id
+    from unioned
+
 )
 
-select * from unioned
+select * from final

@@ -1,9 +1,23 @@
 -- One row per scored lead and negative rule that fired, with the (negative) points it takes.
+-- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
+-- then appended); any other build rebuilds it in full (see lead_patch_is_current).
+{{
+    config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy='append',
+        on_schema_change='fail',
+        meta={'state_check': 'lead_patch_is_current'},
+        pre_hook="{{ changed_leads_deleted() }}",
+        post_hook="{{ patched_rows_stamped() }}"
+    )
+}}
+-- depends_on: {{ ref('int_leads_changed') }}
 with
 
 leads as (
 
     select * from {{ ref('int_leads_scoped') }}
+    where {{ changed_leads_filter('lead_id') }}
 
 ),
 
@@ -32,6 +46,7 @@ event_days as (
 decayed as (
 
     select * from {{ ref('int_lead_event_types_decayed') }}
+    where {{ changed_leads_filter('lead_id') }}
 
 ),
 
@@ -56,7 +71,7 @@ job_roles as (
 fit as (
 
     select * from {{ ref('int_leads_fit_scored') }}
-    where component_key = 'job_role'
+    where component_key = 'job_role' and {{ changed_leads_filter('lead_id') }}
 
 ),
 
@@ -196,7 +211,8 @@ scored as (
         'negative' as component_key,
         fired.rule_key,
         fired.matched_value,
-        rules.points
+        rules.points,
+        '{{ build_parameter("build_id", "adhoc") }}' as build_id
     from fired
     inner join rules on fired.rule_key = rules.rule_key
 

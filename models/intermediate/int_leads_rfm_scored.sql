@@ -1,10 +1,24 @@
 -- One row per scored lead with completed orders before the as-of date: recency, frequency, monetary,
 -- their 1-5 scores from the bands and the RFM segment (the first matching segment by match_priority).
+-- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
+-- then appended); any other build rebuilds it in full (see lead_patch_is_current).
+{{
+    config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy='append',
+        on_schema_change='fail',
+        meta={'state_check': 'lead_patch_is_current'},
+        pre_hook="{{ changed_leads_deleted() }}",
+        post_hook="{{ patched_rows_stamped() }}"
+    )
+}}
+-- depends_on: {{ ref('int_leads_changed') }}
 with
 
 leads as (
 
     select lead_id from {{ ref('int_leads_scoped') }}
+    where {{ changed_leads_filter('lead_id') }}
 
 ),
 
@@ -105,7 +119,8 @@ segmented as (
         frequency_score,
         monetary_score,
         rfm_segment,
-        coalesce(points, cast(0 as decimal(10, 4))) as points
+        coalesce(points, cast(0 as decimal(10, 4))) as points,
+        '{{ build_parameter("build_id", "adhoc") }}' as build_id
     from matched
     where match_rank = 1
 

@@ -1,27 +1,45 @@
 -- The ranked lead-score mart BI tools read: one row per lead scored as of the as-of date.
+-- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
+-- then appended), then every lead re-ranked and stamped with this build; any other build rebuilds it in full
+-- (see lead_patch_is_current).
+{{
+    config(
+        materialized=('table' if target.type == 'spark' else 'incremental'),
+        incremental_strategy='append',
+        on_schema_change='fail',
+        meta={'state_check': 'lead_patch_is_current'},
+        pre_hook="{{ changed_leads_deleted() }}",
+        post_hook="{{ lead_scores_reranked() }}"
+    )
+}}
+-- depends_on: {{ ref('int_leads_changed') }}
 with
 
 leads as (
 
     select * from {{ ref('int_leads_scoped') }}
+    where {{ changed_leads_filter('lead_id') }}
 
 ),
 
 points as (
 
     select * from {{ ref('int_lead_points_weighted') }}
+    where {{ changed_leads_filter('lead_id') }}
 
 ),
 
 engagement as (
 
     select * from {{ ref('int_leads_engagement_levelled') }}
+    where {{ changed_leads_filter('lead_id') }}
 
 ),
 
 rfm as (
 
     select * from {{ ref('int_leads_rfm_scored') }}
+    where {{ changed_leads_filter('lead_id') }}
 
 ),
 
@@ -170,9 +188,9 @@ final as (
         grade_action,
         buying_stage,
         is_mql,
-        cast(row_number() over (
-            order by score_total desc, engagement_points desc, fit_score desc, lead_id asc
-        ) as {{ dbt.type_bigint() }}) as lead_rank,
+        -- In a patching refresh this ranks the changed leads among themselves; lead_scores_reranked then ranks
+        -- the whole table.
+        cast(row_number() over (order by {{ lead_rank_order() }}) as {{ dbt.type_bigint() }}) as lead_rank,
         last_activity_at,
         {{ as_of_date() }} as as_of_date,
         '{{ build_parameter("build_id", "adhoc") }}' as build_id,

@@ -1,0 +1,52 @@
+-- The leads a patching refresh rescores: every lead with a lead, event or order row loaded after the last
+-- published build read the raw tables (build parameter patch_since, set by `leadscore build` only when that
+-- build had the same as-of date, point tables and code). At an unchanged as-of date, no other lead's score
+-- can change: lead rows are never replaced by an append (a second row with the same id is rejected), and an
+-- event or order that becomes valid when its lead arrives belongs to that new lead. Empty otherwise (the
+-- lead-level tables are then rebuilt in full and do not read it).
+{%- set since = build_parameter('patch_since') %}
+
+with
+
+leads as (
+
+    select
+        lead_id,
+        loaded_at
+    from {{ ref('int_leads_validated') }}
+
+),
+
+events as (
+
+    select
+        lead_id,
+        loaded_at
+    from {{ ref('int_events_validated') }}
+
+),
+
+orders as (
+
+    select
+        lead_id,
+        loaded_at
+    from {{ ref('int_orders_validated') }}
+
+),
+
+loaded as (
+
+    {%- for relation in ['leads', 'events', 'orders'] %}
+    {%- if not loop.first %}
+    union
+    {%- endif %}
+    select lead_id from {{ relation }}
+    where
+        lead_id is not null
+        and {% if since == '' %}false{% else %}loaded_at > cast('{{ since }}' as timestamp){% endif %}
+    {%- endfor %}
+
+)
+
+select * from loaded

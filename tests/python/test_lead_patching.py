@@ -1,0 +1,114 @@
+"""Patching refresh: at an unchanged as-of date, a build rescores only the leads with new lead, event or order
+rows, re-ranks every lead, and the marts equal a full rebuild's to 1e-9, including a negative rule that stops
+firing (its row must go) and new leads whose earlier events and orders were rejected until they arrived.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from orchestration.lead_patching import patch_parameters
+from orchestration.pipeline import code_version, scoring_version
+from orchestration.publishing import working_path
+from orchestration.settings import Settings
+from tests.python.conftest import Project
+from tests.python.test_incremental_refresh import assert_same_scores, full_rebuild_of, leadscore
+
+END = "2026-10-31"
+
+
+def lead_tables_line(output: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith("lead tables: "))
+
+
+def split_by_arrival(full: Path, base: Path, day: Path) -> None:
+    """Base: the leads but the last 10 %, the events before Oct 29, the orders before Oct 15. Day: the rest
+    (all dated on or before the as-of date, so the same as-of date sees them)."""
+    for folder in (base, day):
+        folder.mkdir(parents=True)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for table in ("leads", "events", "orders"):
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{full / (table + '.parquet')}')")
+    held_back = "lead_id >= (SELECT quantile_disc(lead_id, 0.9) FROM leads)"
+    early_event = "try_cast(occurred_at AS TIMESTAMPTZ) < TIMESTAMPTZ '2026-10-29'"
+    early_order = "try_cast(ordered_at AS TIMESTAMPTZ) < TIMESTAMPTZ '2026-10-15'"
+    for table, condition in (("leads", f"NOT ({held_back})"), ("events", early_event), ("orders", early_order)):
+        con.execute(f"COPY (SELECT * FROM {table} WHERE {condition}) TO '{base / (table + '.parquet')}'")
+        con.execute(
+            f"COPY (SELECT * FROM {table} WHERE NOT coalesce({condition}, false)) "
+            f"TO '{day / (table + '.parquet')}'"
+        )
+    con.close()
+
+
+def add_activity_for_an_inactive_lead(warehouse: Path, day: Path) -> str:
+    """Append to the day's events a page view on the as-of date for a lead the inactivity rule fired on."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        lead_id = con.execute(
+            "SELECT min(lead_id) FROM marts.lead_score_breakdown WHERE rule_key = 'inactive'"
+        ).fetchone()[0]
+    assert lead_id, "the demo data has no inactive lead to wake up"
+    con = duckdb.connect()
+    events = day / "events.parquet"
+    con.execute(f"CREATE TABLE events AS SELECT * FROM read_parquet('{events}')")
+    con.execute(
+        "INSERT INTO events BY NAME SELECT 'wake-up-event' AS event_id, ? AS lead_id, "
+        "'page_view' AS event_type, '2026-10-31T12:00:00Z' AS occurred_at",
+        [lead_id],
+    )
+    con.execute(f"COPY events TO '{events}'")
+    con.close()
+    return lead_id
+
+
+def test_same_day_refresh_patches_changed_leads_only(project: Project, tmp_path: Path) -> None:
+    full_data, base, day = (tmp_path / name for name in ("full", "base", "day"))
+    warehouse = tmp_path / "patched" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    leadscore(project, warehouse, "demo-data", "--leads", "400", "--seed", "11", "--out", str(full_data),
+              "--end-date", END)  # fmt: skip
+    split_by_arrival(full_data, base, day)
+    leadscore(project, warehouse, "load", str(base))
+    first = leadscore(project, warehouse, "build", "--as-of", END)
+    assert lead_tables_line(first).startswith("lead tables: rebuilt"), first
+
+    # Nothing new: nothing rescored, every row stamped with the new build, the rank unchanged.
+    again = leadscore(project, warehouse, "build", "--as-of", END)
+    assert "patched, 0 leads rescored" in lead_tables_line(again), again
+    build_id = next(line for line in again.splitlines() if line.startswith("build ")).split()[1].rstrip(":")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        stamps = con.execute(
+            "SELECT (SELECT list(DISTINCT build_id) FROM marts.lead_scores), "
+            "(SELECT list(DISTINCT build_id) FROM marts.lead_score_breakdown), "
+            "(SELECT list(DISTINCT build_id) FROM intermediate.int_leads_negative_scored)"
+        ).fetchone()
+    assert all(stamp == [build_id] for stamp in stamps), (build_id, stamps)
+
+    # The day's rows arrive: new leads, their earlier events and orders, and activity for an inactive lead.
+    woken = add_activity_for_an_inactive_lead(warehouse, day)
+    leadscore(project, warehouse, "load", "--append", str(day))
+    step = leadscore(project, warehouse, "build", "--as-of", END, "--accept-drift")
+    line = lead_tables_line(step)
+    assert line.startswith("lead tables: patched"), step
+    rescored = int(line.split("patched, ")[1].split(" leads")[0].replace(",", ""))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        scored = con.execute("SELECT count(*) FROM marts.lead_scores").fetchone()[0]
+        still_inactive = con.execute(
+            "SELECT count(*) FROM marts.lead_score_breakdown WHERE lead_id = ? AND rule_key = 'inactive'",
+            [woken],
+        ).fetchone()[0]
+    assert 0 < rescored < scored, (rescored, scored)
+    assert still_inactive == 0, f"{woken} has new activity but keeps its inactivity rule"
+    assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, END, tmp_path / "f1")) > 400
+
+    # A full load replaces the raw rows the last build read: the next build must rebuild, not patch.
+    versions = (scoring_version(project.dir), code_version(project.dir))
+    assert patch_parameters(warehouse, versions, date.fromisoformat(END))[0]
+    leadscore(project, warehouse, "load", str(base))
+    working = working_path(Settings(project_dir=project.dir, warehouse_path=warehouse))
+    params, why = patch_parameters(working, versions, date.fromisoformat(END))
+    assert params == {} and "replaced" in why, why
