@@ -1,9 +1,11 @@
 {#-
     A lead-level table may be patched (only the leads in int_leads_changed rescored) when `leadscore build`
     asked for it (build parameter patch_base_build_id: the last published build had the same as-of date,
-    point tables and code, and no raw row it read has gone since) and every row of the table was written by
-    that build. Anything else (a manual dbt run, Dagster, a table from another build, a table without
-    build_id) rebuilds the table in full.
+    point tables and code, and no raw row it read has gone since) and no row of the table comes from a build
+    after that one. Each row keeps the build that computed it (a patch rewrites the changed leads' rows only);
+    build ids sort by time. A build that is not published never leaves its rows behind (the next build starts
+    from the published file, see orchestration/publishing.py); this check is the second guard. Anything else (a
+    manual dbt run, Dagster, a table without build_id) rebuilds the table in full.
 -#}
 {% macro lead_patch_is_current() %}
     {% set base = build_parameter('patch_base_build_id') %}
@@ -15,9 +17,7 @@
         {{ return(false) }}
     {% endif %}
     {% set sql %}
-        select
-            count(*) > 0 and min(build_id) = '{{ base }}' and max(build_id) = '{{ base }}' as is_current
-        from {{ this }}
+        select coalesce(max(build_id) <= '{{ base }}', true) as is_current from {{ this }}
     {% endset %}
     {% set result = run_query(sql) %}
     {{ return(result.columns[0].values()[0] == true) }}

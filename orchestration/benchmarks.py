@@ -188,7 +188,7 @@ def bench_scoring(project_dir: Path, leads: int) -> tuple[list[Measurement], lis
 
         def build(label: str, day: date) -> Measurement:
             measured = measure_subprocess(label, [leadscore, "build", "--as-of", day.isoformat()], env=env)
-            measured.detail = _summary_lines(measured.detail, "incremental models", "skipped")
+            measured.detail = _summary_lines(measured.detail, "incremental models", "skipped", "lead tables")
             measured.detail += "; " + dbt_profile(Path(work) / "target")
             return measured
 

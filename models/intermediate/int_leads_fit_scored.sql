@@ -7,8 +7,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         meta={'state_check': 'lead_patch_is_current'},
-        pre_hook="{{ changed_leads_deleted() }}",
-        post_hook="{{ patched_rows_stamped() }}"
+        pre_hook="{{ changed_leads_deleted() }}"
     )
 }}
 -- depends_on: {{ ref('int_leads_changed') }}

@@ -7,8 +7,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         meta={'state_check': 'lead_patch_is_current'},
-        pre_hook="{{ changed_leads_deleted() }}",
-        post_hook="{{ patched_rows_stamped() }}"
+        pre_hook="{{ changed_leads_deleted() }}"
     )
 }}
 -- depends_on: {{ ref('int_leads_changed') }}
@@ -39,7 +38,7 @@ event_days as (
         {{ dbt.datediff('counted.event_date', 'as_of.as_of_date', 'day') }} as age_in_whole_days -- noqa: LT05
     from {{ ref('int_lead_event_days_counted') }} as counted
     cross join as_of
-    where counted.event_date <= as_of.as_of_date
+    where counted.event_date <= as_of.as_of_date and {{ changed_leads_filter('counted.lead_id') }}
 
 ),
 

@@ -24,6 +24,10 @@ def lead_tables_line(output: str) -> str:
     return next(line for line in output.splitlines() if line.startswith("lead tables: "))
 
 
+def build_id_of(output: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith("build ")).split()[1].rstrip(":")
+
+
 def split_by_arrival(full: Path, base: Path, day: Path) -> None:
     """Base: the leads but the last 10 %, the events before Oct 29, the orders before Oct 15. Day: the rest
     (all dated on or before the as-of date, so the same as-of date sees them)."""
@@ -36,7 +40,11 @@ def split_by_arrival(full: Path, base: Path, day: Path) -> None:
     held_back = "lead_id >= (SELECT quantile_disc(lead_id, 0.9) FROM leads)"
     early_event = "try_cast(occurred_at AS TIMESTAMPTZ) < TIMESTAMPTZ '2026-10-29'"
     early_order = "try_cast(ordered_at AS TIMESTAMPTZ) < TIMESTAMPTZ '2026-10-15'"
-    for table, condition in (("leads", f"NOT ({held_back})"), ("events", early_event), ("orders", early_order)):
+    for table, condition in (
+        ("leads", f"NOT ({held_back})"),
+        ("events", early_event),
+        ("orders", early_order),
+    ):
         con.execute(f"COPY (SELECT * FROM {table} WHERE {condition}) TO '{base / (table + '.parquet')}'")
         con.execute(
             f"COPY (SELECT * FROM {table} WHERE NOT coalesce({condition}, false)) "
@@ -76,17 +84,16 @@ def test_same_day_refresh_patches_changed_leads_only(project: Project, tmp_path:
     first = leadscore(project, warehouse, "build", "--as-of", END)
     assert lead_tables_line(first).startswith("lead tables: rebuilt"), first
 
-    # Nothing new: nothing rescored, every row stamped with the new build, the rank unchanged.
+    # Nothing new: nothing rescored; lead_scores carries the new build, the breakdown rows the build that
+    # computed them.
     again = leadscore(project, warehouse, "build", "--as-of", END)
     assert "patched, 0 leads rescored" in lead_tables_line(again), again
-    build_id = next(line for line in again.splitlines() if line.startswith("build ")).split()[1].rstrip(":")
     with duckdb.connect(str(warehouse), read_only=True) as con:
         stamps = con.execute(
             "SELECT (SELECT list(DISTINCT build_id) FROM marts.lead_scores), "
-            "(SELECT list(DISTINCT build_id) FROM marts.lead_score_breakdown), "
-            "(SELECT list(DISTINCT build_id) FROM intermediate.int_leads_negative_scored)"
+            "(SELECT list(DISTINCT build_id) FROM marts.lead_score_breakdown)"
         ).fetchone()
-    assert all(stamp == [build_id] for stamp in stamps), (build_id, stamps)
+    assert stamps == ([build_id_of(again)], [build_id_of(first)]), stamps
 
     # The day's rows arrive: new leads, their earlier events and orders, and activity for an inactive lead.
     woken = add_activity_for_an_inactive_lead(warehouse, day)
@@ -103,6 +110,14 @@ def test_same_day_refresh_patches_changed_leads_only(project: Project, tmp_path:
         ).fetchone()[0]
     assert 0 < rescored < scored, (rescored, scored)
     assert still_inactive == 0, f"{woken} has new activity but keeps its inactivity rule"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        writers = con.execute(
+            "SELECT count(DISTINCT lead_id) FILTER (WHERE build_id = ?), "
+            "count(DISTINCT lead_id) FILTER (WHERE build_id = ?) FROM marts.lead_score_breakdown",
+            [build_id_of(step), build_id_of(first)],
+        ).fetchone()
+    # The rescored leads' rows are this build's; every other lead's rows are the first build's.
+    assert 0 < writers[0] <= rescored and sum(writers) == scored, (writers, rescored, scored)
     assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, END, tmp_path / "f1")) > 400
 
     # A full load replaces the raw rows the last build read: the next build must rebuild, not patch.
