@@ -5,7 +5,6 @@
 -#}
 {% macro changed_leads_deleted() -%}
     {%- if is_incremental() -%}
-        delete from {{ this }}
-        where lead_id in (select changed.lead_id from {{ ref('int_leads_changed') }} as changed)
+        delete from {{ this }} where {{ changed_leads_filter('lead_id') }}
     {%- endif -%}
 {%- endmacro %}

@@ -2,12 +2,12 @@
 
 A refresh at an unchanged as-of date (the every-few-minutes case) only changes the scores of the leads that
 have new rows: a new lead, a new event, a new order. The lead-level models (fit, engagement, negative, RFM,
-lead_scores, lead_score_breakdown) then rescore only those leads (int_leads_changed), re-rank everyone and
-stamp every row with the new build. That is exact only when the tables hold the last published build's
+lead_scores, lead_score_breakdown) then rescore only those leads (int_leads_changed), and lead_scores re-ranks
+everyone and carries the new build. That is exact only when the tables hold the last published build's
 result for the same as-of date, point tables and code, and every raw row that build read is still there
 (an append adds rows; a full load replaces them). This module decides it before dbt starts, from what the
 last published run recorded (audit.published_runs) and the raw tables now; the models themselves also check
-that every row of their table was written by that build (macro lead_patch_is_current).
+that no row of their table comes from a later build (macro lead_patch_is_current).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.quality import AUDIT_TABLE
+from orchestration.quality import last_published_run
 from orchestration.settings import RAW_SCHEMA, RAW_TABLES
 
 
@@ -28,18 +28,6 @@ class LoadState:
 
     loaded_through: datetime | None
     loaded_rows: int
-
-
-@dataclass(frozen=True)
-class PublishedRun:
-    """The last published run of a warehouse file, as audit.published_runs recorded it."""
-
-    build_id: str
-    as_of: date
-    scoring_version: str | None
-    code_version: str | None
-    loaded_through: datetime | None
-    loaded_rows: int | None
 
 
 def _raw_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -80,46 +68,6 @@ def rows_loaded_by(warehouse: Path, loaded_through: datetime) -> int:
             f"select count(*) from ({_union_of_loads(tables)}) as loads where _loaded_at <= ?",
             [loaded_through],
         ).fetchone()[0]
-
-
-def last_published_run(warehouse: Path) -> PublishedRun | None:
-    """The last run published into this file (None when there is none or the file predates the record)."""
-    if not warehouse.exists():
-        return None
-    schema, table = AUDIT_TABLE.split(".")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        columns = {
-            name
-            for (name,) in con.execute(
-                "select column_name from information_schema.columns"
-                " where table_schema = ? and table_name = ?",
-                [schema, table],
-            ).fetchall()
-        }
-        needed = {
-            "build_id",
-            "as_of_date",
-            "scoring_version",
-            "code_version",
-            "loaded_through",
-            "loaded_rows",
-        }
-        if not needed <= columns:
-            return None
-        row = con.execute(
-            f"select {', '.join(sorted(needed))} from {AUDIT_TABLE} order by published_at desc limit 1"
-        ).fetchone()
-    if row is None:
-        return None
-    values = dict(zip(sorted(needed), row, strict=True))
-    return PublishedRun(
-        build_id=values["build_id"],
-        as_of=values["as_of_date"],
-        scoring_version=values["scoring_version"],
-        code_version=values["code_version"],
-        loaded_through=values["loaded_through"],
-        loaded_rows=values["loaded_rows"],
-    )
 
 
 def patch_parameters(

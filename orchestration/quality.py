@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -411,21 +411,51 @@ def record_published_run(
         )
 
 
-def last_published_versions(warehouse: Path) -> tuple[str | None, str | None]:
-    """The point-table and code versions of the last run published into this file (None when unknown)."""
+@dataclass(frozen=True)
+class PublishedRun:
+    """The last published run of a warehouse file, as record_published_run wrote it (None for a column the
+    file's audit table predates)."""
+
+    build_id: str
+    as_of: date
+    scoring_version: str | None
+    code_version: str | None
+    loaded_through: datetime | None
+    loaded_rows: int | None
+
+
+_RECORDED_COLUMNS = (
+    "build_id",
+    "as_of_date",
+    "scoring_version",
+    "code_version",
+    "loaded_through",
+    "loaded_rows",
+)
+
+
+def last_published_run(warehouse: Path) -> PublishedRun | None:
+    """The last run published into this file (None when there is none)."""
     if not warehouse.exists():
-        return None, None
+        return None
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        columns = {
+        present = {
             name
             for (name,) in con.execute(
                 "select column_name from information_schema.columns"
                 " where table_schema = 'audit' and table_name = 'published_runs'"
             ).fetchall()
         }
-        if not {"scoring_version", "code_version"} <= columns:
-            return None, None
+        if not present:
+            return None
+        selected = ", ".join(name if name in present else "null" for name in _RECORDED_COLUMNS)
         row = con.execute(
-            f"select scoring_version, code_version from {AUDIT_TABLE} order by published_at desc limit 1"
+            f"select {selected} from {AUDIT_TABLE} order by published_at desc limit 1"
         ).fetchone()
-    return (row[0], row[1]) if row else (None, None)
+    return PublishedRun(*row) if row else None
+
+
+def last_published_versions(warehouse: Path) -> tuple[str | None, str | None]:
+    """The point-table and code versions of the last run published into this file (None when unknown)."""
+    run = last_published_run(warehouse)
+    return (run.scoring_version, run.code_version) if run else (None, None)
