@@ -58,7 +58,8 @@ rule_rows as (
         cast(null as {{ type_double() }}) as cap_points,
         false as is_capped,
         true as is_counted_in_total,
-        points as exact_points
+        points as exact_points,
+        build_id
     from fit
 
     union all
@@ -76,7 +77,8 @@ rule_rows as (
         cast(null as {{ type_double() }}) as cap_points,
         false as is_capped,
         true as is_counted_in_total,
-        points as exact_points
+        points as exact_points,
+        build_id
     from negative
 
     union all
@@ -94,7 +96,8 @@ rule_rows as (
         cast(null as {{ type_double() }}) as cap_points,
         false as is_capped,
         true as is_counted_in_total,
-        engagement_level_points as exact_points
+        engagement_level_points as exact_points,
+        build_id
     from engagement_levels
 
     union all
@@ -112,7 +115,8 @@ rule_rows as (
         cast(cap_points as {{ type_double() }}) as cap_points,
         is_capped,
         false as is_counted_in_total,
-        cast(0 as decimal(10, 4)) as exact_points
+        cast(0 as decimal(10, 4)) as exact_points,
+        build_id
     from engagement_events
 
     union all
@@ -132,7 +136,8 @@ rule_rows as (
         cast(null as {{ type_double() }}) as cap_points,
         false as is_capped,
         true as is_counted_in_total,
-        points as exact_points
+        points as exact_points,
+        build_id
     from rfm
 
 ),
@@ -156,7 +161,8 @@ weighted as (
         cast(
             case when rule_rows.is_counted_in_total then rule_rows.exact_points * weights.weight else 0 end
             as decimal(18, 6)
-        ) as score_points
+        ) as score_points,
+        rule_rows.build_id
     from rule_rows
     left join weights on rule_rows.weight_key = weights.component_key
 
