@@ -1,20 +1,60 @@
 -- Every raw lead row with the first contract rule it breaks (reject_reason), or null when it is accepted.
+-- Incremental: a refresh validates only the rows loaded since the last build (raw leads are appended to and
+-- never changed; a later row with a known lead_id is a duplicate). It is rebuilt in full when the rows it
+-- already validated changed: a full load replaced the raw leads (see leads_validated_state_is_current).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        meta={'state_check': 'leads_validated_state_is_current'}
+    )
+}}
+
 with
 
 leads as (
 
     select * from {{ ref('stg_raw__leads') }}
+    {% if is_incremental() %}
+        where loaded_at > (select max(previous.loaded_at) from {{ this }} as previous)
+    {% endif %}
 
 ),
+
+{% if is_incremental() %}
+
+-- Rows earlier builds validated with the lead_id of a newly loaded row (every one was loaded before it).
+earlier_copies as (
+
+    select
+        previous.lead_id,
+        count(*) as copy_count
+    from {{ this }} as previous
+    where
+        previous.lead_id in (select loaded.lead_id from leads as loaded)
+        or (previous.lead_id is null and exists (select 1 from leads as loaded where loaded.lead_id is null))
+    group by previous.lead_id
+
+),
+
+{% endif %}
 
 numbered as (
 
     select
-        *,
+        leads.*,
         row_number() over (
-            partition by lead_id order by loaded_at, source_file, source_line
-        ) as lead_id_occurrence
+            partition by leads.lead_id order by leads.loaded_at, leads.source_file, leads.source_line
+        )
+        {% if is_incremental() %}
+            + coalesce(earlier_copies.copy_count, 0)
+        {% endif %}
+            as lead_id_occurrence
     from leads
+    {% if is_incremental() %}
+        left join earlier_copies on leads.lead_id is not distinct from earlier_copies.lead_id
+    {% endif %}
 
 ),
 

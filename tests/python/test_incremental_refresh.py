@@ -50,7 +50,8 @@ def decisions(output: str) -> dict[str, str]:
 def split_demo_data(full: Path, base: Path, day_one: Path, day_two: Path) -> None:
     """Base: the leads but the last 10 %, events before Oct 25, orders. Day one: events of Oct 25-28 plus a
     late event from August. Day two: events of Oct 29-31, the missing leads (whose earlier events were
-    rejected as unknown until then) and a second copy of a base event (a duplicate to reject)."""
+    rejected as unknown until then), a second copy of a base event and of a base lead (duplicates to
+    reject)."""
     for folder in (base, day_one, day_two):
         folder.mkdir(parents=True)
     con = duckdb.connect()
@@ -82,7 +83,10 @@ def split_demo_data(full: Path, base: Path, day_one: Path, day_two: Path) -> Non
     )
     held_back = "lead_id >= (SELECT quantile_disc(lead_id, 0.9) FROM leads)"
     con.execute(f"COPY (SELECT * FROM leads WHERE NOT ({held_back})) TO '{base / 'leads.parquet'}'")
-    con.execute(f"COPY (SELECT * FROM leads WHERE {held_back}) TO '{day_two / 'leads.parquet'}'")
+    con.execute(
+        f"COPY (SELECT * FROM leads WHERE {held_back} "
+        f"UNION ALL (SELECT * FROM leads ORDER BY lead_id LIMIT 1)) TO '{day_two / 'leads.parquet'}'"
+    )
     shutil.copy(full / "orders.parquet", base / "orders.parquet")
     con.close()
 
@@ -130,6 +134,21 @@ def assert_same_scores(incremental: Path, full: Path) -> int:
     return compared
 
 
+def assert_same_validated_leads(incremental: Path, full: Path) -> None:
+    """int_leads_validated, validated load by load, holds exactly the rows and columns of a full rebuild."""
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{incremental}' AS inc (READ_ONLY)")
+    con.execute(f"ATTACH '{full}' AS ful (READ_ONLY)")
+    table = "intermediate.int_leads_validated"
+    for left, right in (("inc", "ful"), ("ful", "inc")):
+        extra = con.execute(
+            f"SELECT lead_id, loaded_at, reject_reason FROM "
+            f"(SELECT * FROM {left}.{table} EXCEPT ALL SELECT * FROM {right}.{table}) LIMIT 3"
+        ).fetchall()
+        assert not extra, f"int_leads_validated: rows in {left} but not in {right}, e.g. {extra}"
+    con.close()
+
+
 def full_rebuild_of(project: Project, incremental: Path, as_of: str, folder: Path) -> Path:
     """A copy of the incremental warehouse (same raw data) rebuilt in full at the same as-of date."""
     folder.mkdir()
@@ -172,9 +191,15 @@ def test_incremental_refreshes_equal_full_rebuilds(project: Project, tmp_path: P
             "SELECT count(*) FROM intermediate.int_events_validated "
             "WHERE reject_reason = 'unknown_or_rejected_lead'"
         ).fetchone()[0]
+        duplicate_leads = con.execute(
+            "SELECT count(*) FROM intermediate.int_leads_validated WHERE reject_reason = 'duplicate_lead_id'"
+        ).fetchone()[0]
     assert batches[0] >= 3, "the validated events were rebuilt instead of refreshed"
     assert batches[1] == 1, "the second copy of an old event was not rejected as a duplicate"
     assert unknown == 0, "events of leads that arrived later are still rejected"
+    assert "int_leads_validated refreshed" in step, step
+    assert duplicate_leads == 1, "the second copy of a base lead was not rejected as a duplicate"
+    assert_same_validated_leads(warehouse, tmp_path / "f1" / "full.duckdb")
 
     # The as-of date moves on with no new data: decay carried forward, days re-windowed.
     step = leadscore(project, warehouse, "build", "--as-of", "2026-11-20", "--accept-drift")
