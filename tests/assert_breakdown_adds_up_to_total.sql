@@ -29,16 +29,24 @@ breakdown as (
     {% endif %}
     group by lead_id
 
+),
+
+scores as (
+
+    select
+        lead_id,
+        score_total
+    from {{ ref('lead_scores') }}
+    {% if patching %}
+        where lead_id in (select checked_leads.lead_id from checked_leads)
+    {% endif %}
+
 )
 
 select
     scores.lead_id,
     scores.score_total,
     breakdown.breakdown_total
-from {{ ref('lead_scores') }} as scores
+from scores
 left join breakdown on scores.lead_id = breakdown.lead_id
-where
-    (breakdown.breakdown_total is null or breakdown.breakdown_total <> scores.score_total)
-    {% if patching %}
-        and scores.lead_id in (select checked_leads.lead_id from checked_leads)
-    {% endif %}
+where breakdown.breakdown_total is null or breakdown.breakdown_total <> scores.score_total

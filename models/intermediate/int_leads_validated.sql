@@ -44,9 +44,7 @@ numbered as (
 
     select
         leads.*,
-        row_number() over (
-            partition by leads.lead_id order by leads.loaded_at, leads.source_file, leads.source_line
-        )
+        row_number() over (partition by leads.lead_id order by leads.loaded_at, leads.source_file, leads.source_line)
         {% if is_incremental() %}
             + coalesce(earlier_copies.copy_count, 0)
         {% endif %}
