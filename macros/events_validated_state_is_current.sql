@@ -25,11 +25,7 @@
         processed as (
 
             select
-                (select count(*) from {{ this }}) as events_row_count,
-                (
-                    select count(*) from {{ ref('stg_raw__events') }} as events
-                    where events.loaded_at <= (select max(previous.loaded_at) from {{ this }} as previous)
-                ) as raw_events_row_count,
+                {{ validated_rows_still_loaded(ref('stg_raw__events')) }} as has_every_validated_event,
                 (
                     select count(*) from {{ ref('int_leads_validated') }} as leads
                     where leads.loaded_at <= (select state.leads_loaded_through from state)
@@ -38,7 +34,7 @@
         )
 
         select
-            processed.events_row_count = processed.raw_events_row_count
+            processed.has_every_validated_event
             and processed.raw_leads_row_count = state.leads_row_count
             and state.event_types_key_count = 1
             and state.event_types_key = {{ seed_state_key(ref("engagement_event_points"), ["event_type"]) }}

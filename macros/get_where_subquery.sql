@@ -9,9 +9,8 @@
       this build, old rows included, so a row the pre-hook failed to delete is still seen beside its
       replacement (and every row without a lead). The other leads' rows are exactly those the last published
       build tested, and every key tested this way starts with the lead, so no duplicate, null or bad value can
-      hide there. Any other build
-      (and a patching refresh whose table was rebuilt in full: every row is then of this build) tests the
-      whole table.
+      hide there. Any other build (and a patching refresh whose table was rebuilt in full: every row is then
+      of this build) tests the whole table.
     Any other `where` works as in dbt.
 -#}
 {% macro get_where_subquery(relation) -%}
