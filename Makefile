@@ -41,7 +41,7 @@ lint: install
 
 # The Spark build (about 4 minutes on 2 cores) runs separately: `make test-spark`, a step of its own in CI.
 test: install system-packages lint
-	$(BIN)/pytest -m "not spark"
+	$(BIN)/pytest -m "not spark" -n auto --dist loadfile --durations=30
 
 test-spark: install system-packages
 	$(BIN)/pytest -m spark
