@@ -18,8 +18,10 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet uv==0.13.8
 
+# --compile-bytecode: this machine never writes .pyc (PYTHONDONTWRITEBYTECODE), so without it every dbt,
+# leadscore and Dagster process compiles its imports again (dbt's start: 5.5 s -> 3.0 s).
 $(BIN)/leadscore: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	touch $@
 
 install: $(BIN)/leadscore
@@ -39,9 +41,10 @@ lint: install
 	$(BIN)/ruff format --check orchestration tests
 	$(BIN)/sqlfluff lint models tests
 
-# The Spark build (about 4 minutes on 2 cores) runs separately: `make test-spark`, a step of its own in CI.
+# Every test, the Spark build included, on one pytest worker per core (whole files per worker: a file's
+# module fixtures are built once). `make test-spark` runs the Spark build alone (about 4 minutes on 2 cores).
 test: install system-packages lint
-	$(BIN)/pytest -m "not spark" -n auto --dist loadfile --durations=30
+	$(BIN)/pytest -n auto --dist loadfile --durations=30
 
 test-spark: install system-packages
 	$(BIN)/pytest -m spark

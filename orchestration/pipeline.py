@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import re
 import threading
 import uuid
@@ -19,6 +20,7 @@ import duckdb
 from orchestration.dbt_invocation import TestFailure, run_dbt
 from orchestration.lead_patching import LoadState, patch_parameters, read_load_state
 from orchestration.publishing import (
+    build_plan_path,
     ensure_passed,
     mark_passed,
     publish,
@@ -151,13 +153,103 @@ def dbt_build_args(
         "seeds, their tests and the unit tests (point tables and code unchanged since the last published"
         " build; --full-refresh runs them)"
     )
-    return [*args, "--exclude", *UNCHANGED_EXCLUDES], note
+    # One --exclude value, the selectors space-separated (dbt's union): dagster-dbt, which adds its own
+    # --select, keeps a flag's first value only.
+    return [*args, "--exclude", " ".join(UNCHANGED_EXCLUDES)], note
 
 
 def new_build_id(now: datetime | None = None) -> str:
     """A unique, sortable build id."""
     now = now or datetime.now(UTC)
     return now.strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What a build does, decided before dbt starts: the same for `leadscore build` and the Dagster dbt
+    assets. Saved beside the working copy (save_plan) so that the step that publishes, which may run in
+    another process, records what this build tested and read."""
+
+    build_id: str
+    as_of: date
+    # (scoring, code) versions, taken before dbt reads the files: what is recorded at publish is what
+    # this build tested.
+    versions: tuple[str, str]
+    # What the build read of the raw layer (read before dbt starts: rows loaded later are new rows for the
+    # next build).
+    load_state: LoadState
+    # `dbt build` and its selection flags (no --vars: see dbt_vars).
+    dbt_args: list[str]
+    dbt_vars: dict[str, str]
+    # What the build does not re-run and why ("" when it runs every node).
+    skipped: str
+    # Whether the lead-level tables are patched (only the leads with new rows rescored) and why.
+    patches: bool
+    patch_note: str
+
+    def lead_tables_note(self, changed_leads: int | None = None) -> str:
+        if not self.patches:
+            return f"rebuilt ({self.patch_note})"
+        rescored = f"{changed_leads:,} leads rescored" if changed_leads is not None else "patched"
+        return f"patched, {rescored} ({self.patch_note})"
+
+
+def plan_build(
+    settings: Settings,
+    working: Path,
+    as_of: date,
+    versions: tuple[str, str] | None = None,
+    full_refresh: bool = False,
+) -> BuildPlan:
+    """Decide what a build in the working copy does (call it under the writer lock, before dbt starts)."""
+    versions = versions or (scoring_version(settings.project_dir), code_version(settings.project_dir))
+    build_id = new_build_id()
+    load_state = read_load_state(working)
+    working_settings = replace(settings, warehouse_path=working)
+    args, skipped = dbt_build_args(working_settings, versions, full_refresh)
+    patch, patch_note = patch_parameters(working, versions, as_of, full_refresh)
+    return BuildPlan(
+        build_id=build_id,
+        as_of=as_of,
+        versions=versions,
+        load_state=load_state,
+        dbt_args=args,
+        dbt_vars={**build_vars(settings, as_of, build_id), **patch},
+        skipped=skipped,
+        patches=bool(patch),
+        patch_note=patch_note,
+    )
+
+
+def save_plan(settings: Settings, plan: BuildPlan) -> None:
+    """Write the plan beside the working copy (removed with the stage markers when the copy is next
+    written)."""
+    state = plan.load_state
+    build_plan_path(settings).write_text(
+        json.dumps(
+            {
+                "build_id": plan.build_id,
+                "as_of": plan.as_of.isoformat(),
+                "versions": list(plan.versions),
+                "loaded_through": state.loaded_through.isoformat() if state.loaded_through else None,
+                "loaded_rows": state.loaded_rows,
+            }
+        )
+    )
+
+
+def saved_load(settings: Settings, build_id: str) -> tuple[tuple[str, str], LoadState] | None:
+    """The versions and load state the plan of build_id saved, if the working copy holds that plan."""
+    path = build_plan_path(settings)
+    if not path.exists():
+        return None
+    saved = json.loads(path.read_text())
+    if saved["build_id"] != build_id:
+        return None
+    through = saved["loaded_through"]
+    state = LoadState(datetime.fromisoformat(through) if through else None, int(saved["loaded_rows"]))
+    scoring, code = saved["versions"]
+    return (scoring, code), state
 
 
 def build(
@@ -172,19 +264,14 @@ def build(
     Raise BuildError naming what failed (the served file is then untouched)."""
     check_seeds(settings.project_dir)
     as_of = as_of or datetime.now(UTC).date()
-    build_id = new_build_id()
-    version = scoring_version(settings.project_dir)
     # Taken once, before dbt reads the files: what is recorded at publish is what this build tested.
-    versions = (version, code_version(settings.project_dir))
+    versions = (scoring_version(settings.project_dir), code_version(settings.project_dir))
     with writer_lock(settings):
         working = replace(settings, warehouse_path=start_build(settings))
-        # Read before dbt starts: rows loaded later are new rows for the next build.
-        load_state = read_load_state(working.warehouse_path)
-        args, skipped = dbt_build_args(working, versions, full_refresh)
-        patch, patch_note = patch_parameters(working.warehouse_path, versions, as_of, full_refresh)
+        plan = plan_build(settings, working.warehouse_path, as_of, versions, full_refresh)
+        build_id = plan.build_id
         preload_audit_library()
-        dbt_vars = {**build_vars(settings, as_of, build_id), **patch}
-        result = run_dbt(working, args, dbt_vars=dbt_vars, target=target)
+        result = run_dbt(working, plan.dbt_args, dbt_vars=plan.dbt_vars, target=target)
         if not result.success:
             raise BuildError(
                 describe_failures(result.failures, result.output) + "\n" + not_published_note(settings)
@@ -194,16 +281,14 @@ def build(
         if not all(outcome.success for outcome in outcomes):
             raise BuildError(describe_quality_failures(outcomes) + "\n" + not_published_note(settings))
         mark_passed(settings, "audited", build_id)
-        summary = summarise(working, build_id=build_id, as_of=as_of, version=version)
+        summary = summarise(working, build_id=build_id, as_of=as_of, version=versions[0])
         summary.quality = f"{len(outcomes)}/{len(outcomes)} expectations passed"
         summary.incremental = incremental_decisions(result.output)
-        summary.skipped = skipped
-        summary.lead_tables = (
-            f"patched, {changed_lead_count(working.warehouse_path):,} leads rescored ({patch_note})"
-            if patch
-            else f"rebuilt ({patch_note})"
+        summary.skipped = plan.skipped
+        summary.lead_tables = plan.lead_tables_note(
+            changed_lead_count(working.warehouse_path) if plan.patches else None
         )
-        summary.published_path = publish_audited(settings, build_id, as_of, versions, load_state)
+        summary.published_path = publish_audited(settings, build_id, as_of, versions, plan.load_state)
         summary.warehouse_path = settings.warehouse_path
     return summary
 
@@ -240,11 +325,15 @@ def publish_audited(
     load_state: LoadState | None = None,
 ) -> Path:
     """Publish the audited working copy: record the run (the next build's drift reference) with the
-    (scoring, code) versions it was built with (read now when not given) and what it read of the raw layer
-    (unknown when not given: the next build then rebuilds the lead tables rather than patch them), then
-    replace the served file atomically. Refused unless the build passed every dbt test and quality
+    (scoring, code) versions it was built with and what it read of the raw layer, then replace the served
+    file atomically. When not given, both come from the build's saved plan (save_plan: the Dagster dbt
+    assets), else the versions are read now and the load state is unknown (the next build then rebuilds
+    the lead tables rather than patch them). Refused unless the build passed every dbt test and quality
     expectation."""
     ensure_passed(settings, build_id)
+    saved = saved_load(settings, build_id) if versions is None and load_state is None else None
+    if saved is not None:
+        versions, load_state = saved
     scoring, code = versions or (scoring_version(settings.project_dir), code_version(settings.project_dir))
     record_published_run(
         working_path(settings),

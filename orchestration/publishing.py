@@ -97,9 +97,16 @@ def passed_build(settings: Settings, stage: str) -> str | None:
     return marker.read_text().strip() if marker.exists() else None
 
 
+def build_plan_path(settings: Settings) -> Path:
+    """What the working copy's build planned (pipeline.save_plan); cleared with the stage markers."""
+    working = working_path(settings)
+    return working.with_name(f"{working.name}.plan.json")
+
+
 def _clear_stages(settings: Settings) -> None:
     for stage in STAGES:
         _stage_marker(settings, stage).unlink(missing_ok=True)
+    build_plan_path(settings).unlink(missing_ok=True)
 
 
 def _reset_keeping_raw_layer(settings: Settings) -> None:

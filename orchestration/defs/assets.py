@@ -34,11 +34,11 @@ from orchestration.defs.resources import RawSourceResource, WarehouseResource
 from orchestration.loader import RawLoadError, load_raw
 from orchestration.pipeline import (
     MART_RELATION,
-    build_vars,
     describe_failures,
-    new_build_id,
     not_published_note,
+    plan_build,
     publish_audited,
+    save_plan,
 )
 from orchestration.publishing import (
     NotAuditedError,
@@ -71,6 +71,10 @@ class BuildConfig(Config):
     """Run configuration of the dbt build."""
 
     as_of: str = Field(default="", description="Score as of this date, YYYY-MM-DD; empty = today (UTC).")
+    full_refresh: bool = Field(
+        default=False,
+        description="Rebuild every incremental model and run every test (`leadscore build --full-refresh`).",
+    )
 
     def as_of_date(self) -> date:
         if not self.as_of:
@@ -99,23 +103,41 @@ class BuildConfig(Config):
 def raw_layer(
     context: AssetExecutionContext, warehouse: WarehouseResource, raw_source: RawSourceResource
 ) -> Iterator[MaterializeResult]:
-    """Load the raw layer (the export folder, or fresh demo data) into the working copy."""
+    """Load the raw layer (the export folder, or fresh demo data) into the working copy: in full, or
+    appended when the source is an incremental export (raw_source.append)."""
     settings = warehouse.settings()
     with writer_lock(settings):
-        source, described = raw_source.materialise(settings.warehouse_path.parent / "demo-raw")
+        try:
+            source, described = raw_source.materialise(settings.warehouse_path.parent / "demo-raw")
+        except ValueError as exc:
+            raise Failure(f"raw source: {exc}", allow_retries=False) from exc
         working = prepare_working_copy(settings)
         try:
-            counts = load_raw(source, working)
+            counts = load_raw(source, working, append=raw_source.append)
         except RawLoadError as exc:
             raise Failure(f"load failed, nothing loaded: {exc}", allow_retries=False) from exc
         newest_event = newest_event_time(working)
+        totals = raw_row_counts(working)
     context.log.info(f"loaded {described} into {working}")
     for table, key in RAW_KEYS.items():
-        metadata: dict[str, Any] = {"rows": counts[table], "source": described}
+        metadata: dict[str, Any] = {
+            "rows": totals[table],
+            "rows loaded": counts.get(table, 0),
+            "source": described,
+        }
         if table == "events" and newest_event is not None:
             # Freshness of raw events is the time of the newest event, not the time of the load.
             metadata[LAST_UPDATED] = MetadataValue.timestamp(newest_event)
         yield MaterializeResult(asset_key=key, metadata=metadata)
+
+
+def raw_row_counts(warehouse: Path) -> dict[str, int]:
+    """Rows of each raw table in the warehouse file."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {
+            table: con.execute(f'select count(*) from {RAW_SCHEMA}."{table}"').fetchone()[0]
+            for table in RAW_KEYS
+        }
 
 
 def newest_event_time(warehouse: Path) -> datetime | None:
@@ -174,13 +196,20 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
         except SeedError as exc:
             raise Failure(f"{exc}\n{not_published_note(settings)}", allow_retries=False) from exc
         as_of = config.as_of_date()
-        build_id = new_build_id()
         with writer_lock(settings):
             working = start_build(settings)
-            context.log.info(f"build {build_id} as of {as_of} in {working}")
-            with _dbt_environment(working, build_vars(settings, as_of, build_id)) as vars_args:
+            # The same plan as `leadscore build`: what to skip, whether to patch the lead tables, and what
+            # the published_warehouse step records of this build.
+            plan = plan_build(settings, working, as_of, full_refresh=config.full_refresh)
+            save_plan(settings, plan)
+            build_id = plan.build_id
+            context.log.info(
+                f"build {build_id} as of {as_of} in {working}; lead tables: {plan.lead_tables_note()}"
+                + (f"; skipped: {plan.skipped}" if plan.skipped else "")
+            )
+            with _dbt_environment(working, plan.dbt_vars) as vars_args:
                 invocation = dbt.cli(
-                    ["build", *vars_args],
+                    [*plan.dbt_args, *vars_args],
                     context=context,
                     raise_on_error=False,
                 )

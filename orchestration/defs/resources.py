@@ -37,12 +37,20 @@ class RawSourceResource(ConfigurableResource):
     )
     demo_leads: int = Field(default=1000, description="Leads to generate when there is no source folder.")
     demo_seed: int = Field(default=42, description="Random seed of the demo data.")
+    append: bool = Field(
+        default=False,
+        description="The export folder holds only the rows new since the last run (an incremental export): "
+        "append them, as `leadscore load --append`, so that the build patches the lead tables instead of "
+        "rebuilding them. Rows appended twice are rejected as duplicates (marts.rejected_rows).",
+    )
 
     @classmethod
     def from_env(cls) -> RawSourceResource:
-        """LEADSCORE_RAW_DIR (the export folder), LEADSCORE_DEMO_LEADS, LEADSCORE_DEMO_SEED."""
+        """LEADSCORE_RAW_DIR (the export folder), LEADSCORE_RAW_APPEND (1: the folder is an incremental
+        export), LEADSCORE_DEMO_LEADS, LEADSCORE_DEMO_SEED."""
         return cls(
             source_dir=os.environ.get("LEADSCORE_RAW_DIR", ""),
+            append=os.environ.get("LEADSCORE_RAW_APPEND", "") in {"1", "true", "yes"},
             demo_leads=int(os.environ.get("LEADSCORE_DEMO_LEADS", "1000")),
             demo_seed=int(os.environ.get("LEADSCORE_DEMO_SEED", "42")),
         )
@@ -50,7 +58,13 @@ class RawSourceResource(ConfigurableResource):
     def materialise(self, demo_dir: Path) -> tuple[Path, str]:
         """The folder to load, and a description of it; demo data is (re)generated into demo_dir."""
         if self.source_dir:
-            return Path(self.source_dir), f"export folder {self.source_dir}"
+            how = "appended from" if self.append else "export folder"
+            return Path(self.source_dir), f"{how} {self.source_dir}"
+        if self.append:
+            raise ValueError(
+                "append needs an export folder (source_dir, LEADSCORE_RAW_DIR): demo data is "
+                "generated in full on every run"
+            )
         from orchestration.demo_data import generate_demo_data
 
         end_date = datetime.now(UTC).date() - timedelta(days=1)

@@ -18,7 +18,8 @@ PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "seeds", "macros",
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "spark: builds the project on Apache Spark (minutes); `make test-spark` runs these"
+        "markers",
+        "spark: builds the project on Apache Spark (minutes); `make test` runs it, `make test-spark` alone",
     )
 
 

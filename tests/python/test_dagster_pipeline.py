@@ -9,7 +9,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -26,13 +26,17 @@ from dagster import (
 from orchestration.defs.assembly import build_definitions
 from orchestration.defs.assets import PUBLISHED_KEY, RAW_KEYS, WAREHOUSE_POOL
 from orchestration.defs.resources import RawSourceResource
+from orchestration.demo_data import generate_demo_data
 from orchestration.quality import SUITES
 from orchestration.settings import Settings
+from tests.python.test_incremental_refresh import assert_same_scores, full_rebuild_of
+from tests.python.test_lead_patching import split_by_arrival
 
-from conftest import REPO, copy_project
+from conftest import REPO, Project, copy_project
 
 DEMO_LEADS = 400
 LEAD_SCORES = AssetKey(["marts", "lead_scores"])
+PATCH_AS_OF = "2026-10-31"
 
 
 @dataclass
@@ -206,3 +210,58 @@ def test_a_failed_dbt_test_does_not_publish_and_is_not_retried(
     assert not result.asset_materializations_for_node("published_warehouse")
     assert digest(warehouse) == before
     assert served(warehouse) == rows_before
+
+
+def test_a_scheduled_refresh_of_an_incremental_export_patches_like_the_cli(tmp_path: Path):
+    """An export folder that holds only the new rows (RawSourceResource.append): the refresh job appends
+    them, plans the build as `leadscore build` does (seeds and unit tests skipped, only the leads with new
+    rows rescored), records what it read at publish, and serves the scores a full rebuild gives."""
+    full_data, base, day = (tmp_path / name for name in ("full", "base", "day"))
+    generate_demo_data(full_data, leads=DEMO_LEADS, seed=11, end_date=date.fromisoformat(PATCH_AS_OF))
+    split_by_arrival(full_data, base, day)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy2(REPO / "dagster.yaml", home / "dagster.yaml")
+    settings = Settings(
+        project_dir=copy_project(tmp_path / "project"), warehouse_path=tmp_path / "wh" / "leadscore.duckdb"
+    )
+    run_config = {
+        "ops": {
+            "dbt_build": {"config": {"as_of": PATCH_AS_OF}},
+            "great_expectations": {"config": {"accept_drift": True}},
+        }
+    }
+    with DagsterInstance.ephemeral(tempdir=str(home)) as instance:
+        first = build_definitions(settings, raw_source=RawSourceResource(source_dir=str(base)))
+        assert (
+            first.get_job_def("refresh_warehouse")
+            .execute_in_process(instance=instance, run_config=run_config)
+            .success
+        )
+        appended = build_definitions(settings, raw_source=RawSourceResource(source_dir=str(day), append=True))
+        result = appended.get_job_def("refresh_warehouse").execute_in_process(
+            instance=instance, run_config=run_config
+        )
+    assert result.success
+    materialised = {event.asset_key for event in result.get_asset_materialization_events()}
+    assert LEAD_SCORES in materialised and PUBLISHED_KEY in materialised
+    assert not {key for key in materialised if key.path[0] == "point_tables"}, "the seeds were reloaded"
+
+    warehouse = settings.warehouse_path
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        runs = con.execute(
+            "select build_id, loaded_rows from audit.published_runs order by published_at"
+        ).fetchall()
+        raw_rows = sum(con.execute(f"select count(*) from raw.{table}").fetchone()[0] for table in RAW_KEYS)
+        writers = con.execute(
+            "select count(distinct lead_id) filter (where build_id = ?), count(distinct lead_id) "
+            "from marts.lead_score_breakdown",
+            [runs[0][0]],
+        ).fetchone()
+    assert len(runs) == 2 and runs[1][1] == raw_rows, (runs, raw_rows)
+    # Patched: the leads without new rows keep the breakdown rows of the first build.
+    assert 0 < writers[0] < writers[1], writers
+    project = Project(dir=settings.project_dir, warehouse=warehouse)
+    assert (
+        assert_same_scores(warehouse, full_rebuild_of(project, warehouse, PATCH_AS_OF, tmp_path / "f")) > 300
+    )

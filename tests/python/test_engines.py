@@ -4,7 +4,7 @@ One set of demo data (400 leads, with bad rows) is loaded and built with the rea
 then on a PostgreSQL server started for the test (and stopped after), then on Spark (pyspark in local mode,
 dbt-spark's session method). lead_scores and lead_score_breakdown must match DuckDB's row for row: text,
 booleans, dates, timestamps and decimals exactly, doubles within 1e-9. Each engine's build time is printed
-(`pytest -s`). The Spark test is marked `spark` and runs with `make test-spark` (see the README).
+(`pytest -s`). The Spark test is marked `spark`: `make test` runs it with the others, `make test-spark` alone.
 """
 
 from __future__ import annotations
