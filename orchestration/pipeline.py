@@ -140,14 +140,14 @@ UNCHANGED_EXCLUDES = ("path:seeds", "resource_type:unit_test")
 
 
 def dbt_build_args(
-    working: Settings, versions: tuple[str, str], full_refresh: bool = False
+    working: Path, versions: tuple[str, str], full_refresh: bool = False
 ) -> tuple[list[str], str]:
     """`dbt build` arguments for a build in the working copy of the given (scoring, code) versions, and a
     note of what it skips and why."""
     args = ["build", "--full-refresh"] if full_refresh else ["build"]
     if full_refresh:
         return args, ""
-    if last_published_versions(working.warehouse_path) != versions:
+    if last_published_versions(working) != versions:
         return args, ""
     note = (
         "seeds, their tests and the unit tests (point tables and code unchanged since the last published"
@@ -205,8 +205,7 @@ def plan_build(
     versions = versions or (scoring_version(settings.project_dir), code_version(settings.project_dir))
     build_id = new_build_id()
     load_state = read_load_state(working)
-    working_settings = replace(settings, warehouse_path=working)
-    args, skipped = dbt_build_args(working_settings, versions, full_refresh)
+    args, skipped = dbt_build_args(working, versions, full_refresh)
     patch, patch_note = patch_parameters(working, versions, as_of, full_refresh)
     return BuildPlan(
         build_id=build_id,
@@ -214,7 +213,7 @@ def plan_build(
         versions=versions,
         load_state=load_state,
         dbt_args=args,
-        dbt_vars={**build_vars(settings, as_of, build_id), **patch},
+        dbt_vars={**build_vars(as_of, build_id, versions[0]), **patch},
         skipped=skipped,
         patches=bool(patch),
         patch_note=patch_note,
@@ -229,7 +228,6 @@ def save_plan(settings: Settings, plan: BuildPlan) -> None:
         json.dumps(
             {
                 "build_id": plan.build_id,
-                "as_of": plan.as_of.isoformat(),
                 "versions": list(plan.versions),
                 "loaded_through": state.loaded_through.isoformat() if state.loaded_through else None,
                 "loaded_rows": state.loaded_rows,
@@ -269,6 +267,7 @@ def build(
     with writer_lock(settings):
         working = replace(settings, warehouse_path=start_build(settings))
         plan = plan_build(settings, working.warehouse_path, as_of, versions, full_refresh)
+        save_plan(settings, plan)
         build_id = plan.build_id
         preload_audit_library()
         result = run_dbt(working, plan.dbt_args, dbt_vars=plan.dbt_vars, target=target)
@@ -288,7 +287,7 @@ def build(
         summary.lead_tables = plan.lead_tables_note(
             changed_lead_count(working.warehouse_path) if plan.patches else None
         )
-        summary.published_path = publish_audited(settings, build_id, as_of, versions, plan.load_state)
+        summary.published_path = publish_audited(settings, build_id, as_of)
         summary.warehouse_path = settings.warehouse_path
     return summary
 
@@ -308,32 +307,19 @@ def incremental_decisions(dbt_output: str) -> dict[str, str]:
     return {model: words[how] for model, how in _DECISION.findall(dbt_output)}
 
 
-def build_vars(settings: Settings, as_of: date, build_id: str) -> dict[str, str]:
+def build_vars(as_of: date, build_id: str, scoring: str) -> dict[str, str]:
     """The dbt vars of a build (the same for `leadscore build` and the Dagster dbt assets)."""
-    return {
-        "as_of": as_of.isoformat(),
-        "build_id": build_id,
-        "scoring_version": scoring_version(settings.project_dir),
-    }
+    return {"as_of": as_of.isoformat(), "build_id": build_id, "scoring_version": scoring}
 
 
-def publish_audited(
-    settings: Settings,
-    build_id: str,
-    as_of: date,
-    versions: tuple[str, str] | None = None,
-    load_state: LoadState | None = None,
-) -> Path:
+def publish_audited(settings: Settings, build_id: str, as_of: date) -> Path:
     """Publish the audited working copy: record the run (the next build's drift reference) with the
-    (scoring, code) versions it was built with and what it read of the raw layer, then replace the served
-    file atomically. When not given, both come from the build's saved plan (save_plan: the Dagster dbt
-    assets), else the versions are read now and the load state is unknown (the next build then rebuilds
-    the lead tables rather than patch them). Refused unless the build passed every dbt test and quality
-    expectation."""
+    (scoring, code) versions it was built with and what it read of the raw layer, from the build's saved
+    plan (save_plan), then replace the served file atomically. Without that plan the versions are read now
+    and the load state is unknown (the next build then rebuilds the lead tables rather than patch them).
+    Refused unless the build passed every dbt test and quality expectation."""
     ensure_passed(settings, build_id)
-    saved = saved_load(settings, build_id) if versions is None and load_state is None else None
-    if saved is not None:
-        versions, load_state = saved
+    versions, load_state = saved_load(settings, build_id) or (None, None)
     scoring, code = versions or (scoring_version(settings.project_dir), code_version(settings.project_dir))
     record_published_run(
         working_path(settings),

@@ -53,12 +53,18 @@ class Deployment:
         )
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    root = tmp_path_factory.mktemp("dagster")
+def dagster_home(root: Path) -> Path:
+    """A DAGSTER_HOME folder under root with the project's dagster.yaml (the run queue and the pool)."""
     home = root / "dagster_home"
     home.mkdir()
     shutil.copy2(REPO / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    root = tmp_path_factory.mktemp("dagster")
+    home = dagster_home(root)
     previous = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = str(home)
     settings = Settings(
@@ -219,9 +225,7 @@ def test_a_scheduled_refresh_of_an_incremental_export_patches_like_the_cli(tmp_p
     full_data, base, day = (tmp_path / name for name in ("full", "base", "day"))
     generate_demo_data(full_data, leads=DEMO_LEADS, seed=11, end_date=date.fromisoformat(PATCH_AS_OF))
     split_by_arrival(full_data, base, day)
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy2(REPO / "dagster.yaml", home / "dagster.yaml")
+    home = dagster_home(tmp_path)
     settings = Settings(
         project_dir=copy_project(tmp_path / "project"), warehouse_path=tmp_path / "wh" / "leadscore.duckdb"
     )
