@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 
+import duckdb
+
 
 @dataclass
 class Measurement:
@@ -143,6 +145,60 @@ def cached_next_day(project_dir: Path, leads: int, seed: int = 42) -> Path:
     return next_day
 
 
+# A refresh every few minutes: the events of five minutes of the busiest hour of the generated day (10:00 UTC,
+# about 2,500 events at 1 M leads), arriving after the daily roll, scored at the same as-of date.
+INTRADAY_BATCH_START_HOUR = 10
+INTRADAY_BATCH_MINUTES = 5
+
+
+def _sql_text(path: Path) -> str:
+    return "'" + path.as_posix().replace("'", "''") + "'"
+
+
+def write_event_window(events: Path, out_dir: Path, start: datetime, minutes: int) -> int:
+    """Write out_dir/events.parquet: the rows of the events parquet file whose occurred_at falls in
+    [start, start + minutes) (start in UTC), as they are (text columns untouched); return how many."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "events.parquet"
+    window = [start.replace(tzinfo=UTC), (start + timedelta(minutes=minutes)).replace(tzinfo=UTC)]
+    with duckdb.connect() as con:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute(
+            f"""
+            copy (
+                select * from read_parquet({_sql_text(events)})
+                where try_cast(occurred_at as timestamptz) >= ? and try_cast(occurred_at as timestamptz) < ?
+            ) to {_sql_text(target)} (format parquet)
+            """,
+            window,
+        )
+        return int(con.execute(f"select count(*) from read_parquet({_sql_text(target)})").fetchone()[0])
+
+
+def cached_intraday_batch(project_dir: Path, leads: int, seed: int = 42) -> tuple[Path, int, datetime]:
+    """Five minutes of events of the day after the cached next day (made on first use): the folder to
+    append, its event count and the window's start."""
+    leadscore = str(Path(sys.executable).with_name("leadscore"))
+    folder = project_dir / "data" / "bench" / f"leads-{leads}-seed-{seed}"
+    next_day = cached_next_day(project_dir, leads, seed)
+    batch = folder / "intraday-batch"
+    day = date.fromisoformat(BENCH_AS_OF) + timedelta(days=2)
+    start = datetime(day.year, day.month, day.day, INTRADAY_BATCH_START_HOUR)
+    if not (batch / "events.parquet").exists():
+        partial, whole_day = folder / "intraday-batch-partial", folder / "day-after-next"
+        shutil.rmtree(partial, ignore_errors=True)
+        shutil.rmtree(whole_day, ignore_errors=True)
+        subprocess.run(
+            [leadscore, "demo-data", "--next-day-of", str(next_day), "--out", str(whole_day)], check=True
+        )
+        write_event_window(whole_day / "events.parquet", partial, start, INTRADAY_BATCH_MINUTES)
+        shutil.rmtree(whole_day)
+        partial.replace(batch)
+    with duckdb.connect() as con:
+        count = con.execute(f"select count(*) from read_parquet({_sql_text(batch / 'events.parquet')})")
+        return batch, int(count.fetchone()[0]), start
+
+
 def _summary_lines(output: str, *prefixes: str) -> str:
     """The first line of a build summary plus its lines starting with the given prefixes."""
     lines = output.splitlines()
@@ -174,6 +230,7 @@ def bench_scoring(project_dir: Path, leads: int) -> tuple[list[Measurement], lis
     leadscore = str(Path(sys.executable).with_name("leadscore"))
     raw = cached_bench_warehouse(project_dir, leads)
     next_day = cached_next_day(project_dir, leads)
+    batch, batch_events, batch_start = cached_intraday_batch(project_dir, leads)
     as_of = date.fromisoformat(BENCH_AS_OF) + timedelta(days=1)
     roll_as_of = as_of + timedelta(days=1)
     with tempfile.TemporaryDirectory(prefix="leadscore-bench-", dir=raw.parent) as work:
@@ -212,15 +269,27 @@ def bench_scoring(project_dir: Path, leads: int) -> tuple[list[Measurement], lis
                 "failed: " + str(exc).strip().splitlines()[-1][:200],
             )
         roll = build(f"(b2) next day's build (as of {roll_as_of}, no new data), {leads:,} leads", roll_as_of)
+        window = f"{batch_start:%H:%M}-{batch_start + timedelta(minutes=INTRADAY_BATCH_MINUTES):%H:%M} UTC"
+        append_batch = measure_subprocess(
+            f"load --append of {batch_events:,} events of {roll_as_of} {window}",
+            [leadscore, "load", "--append", str(batch)],
+            env=env,
+        )
+        intraday = build(
+            f"(b5) refresh after five minutes of events ({batch_events:,}, {window}), same as-of date "
+            f"{roll_as_of}, {leads:,} leads",
+            roll_as_of,
+        )
     notes = [
         f"a/c (build / floor) = {full.seconds / floor.seconds:.2f}",
         f"b/a (incremental refresh / full build) = {refresh.seconds / full.seconds:.3f}",
         f"b2/a (next day's build / full build) = {roll.seconds / full.seconds:.3f}",
+        f"b5/a (refresh after five minutes of events / full build) = {intraday.seconds / full.seconds:.3f}",
         f"d/a (pandas / build) = {pandas.seconds / full.seconds:.2f}",
         f"peak RSS of the full build = {full.peak_rss_mib / 1024:.2f} GiB "
         f"(DuckDB memory_limit and threads from profiles.yml: {duckdb_profile_settings(project_dir)})",
     ]
-    return [full, append, refresh, floor, pandas, roll], notes
+    return [full, append, refresh, floor, pandas, roll, append_batch, intraday], notes
 
 
 def duckdb_profile_settings(project_dir: Path) -> str:
