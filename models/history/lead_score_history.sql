@@ -1,14 +1,15 @@
 -- A daily history of every lead's scores: one row per lead, score date (the as-of date of a build) and
 -- scoring version (hash of the point tables). Each build adds the scores of its as-of date; rebuilding the
--- same date with the same point tables replaces them, and scores from other point tables stay beside them.
--- Spark (Parquet tables) has no delete+insert: there each (score_date, scoring_version) is a partition that
--- insert_overwrite replaces, which replaces the same rows.
+-- same date with the same point tables replaces that day as a whole (every lead of it, including a lead no
+-- longer scored), and scores from other point tables stay beside them. DuckDB and PostgreSQL: the pre-hook
+-- history_day_deleted deletes the day, then the build appends it; Spark (Parquet tables): each
+-- (score_date, scoring_version) is a partition that insert_overwrite replaces.
 {{
     config(
         materialized='incremental',
-        unique_key=['lead_id', 'score_date', 'scoring_version'],
-        incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
+        incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'append'),
         partition_by=(['score_date', 'scoring_version'] if target.type == 'spark' else none),
+        pre_hook="{{ history_day_deleted() }}",
         on_schema_change='append_new_columns',
         full_refresh=false
     )
