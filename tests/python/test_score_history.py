@@ -22,7 +22,7 @@ def history(project: Project) -> list[tuple]:
         ).fetchall()
 
 
-def test_history_adds_dates_replaces_reruns_and_keeps_other_versions(
+def test_history_adds_dates_replaces_reruns_whole_days_and_keeps_other_versions(
     tmp_path: Path, project: Project, leadscore: CliRunner
 ):
     leadscore("load", str(write_export(tmp_path / "export")))
@@ -74,31 +74,16 @@ def test_history_adds_dates_replaces_reruns_and_keeps_other_versions(
     new_version = next(v for v in versions if v != old_version)
     assert firsts[new_version][2:4] == (AS_OF, None)
 
-
-def test_rebuilding_a_day_replaces_it_whole_so_a_lead_no_longer_scored_leaves_no_row(
-    tmp_path: Path, project: Project, leadscore: CliRunner
-):
-    leadscore("load", str(write_export(tmp_path / "export")))
-    leadscore("build", "--as-of", EARLIER)
-    leadscore("build", "--as-of", AS_OF, "--accept-drift")
-    assert {(r[0], r[1]) for r in history(project)} >= {("N1", EARLIER), ("N1", AS_OF)}
-
-    # A full export without lead N1 (and its events) replaces the raw layer; the same day is rebuilt.
+    # Rebuilding a day replaces it whole: after a full reload without lead N1 (and its events), the rebuilt
+    # day (new point tables) has no N1 row left; the days and versions built when N1 existed keep theirs.
     export = write_export(tmp_path / "without-n1")
     for name in ("leads.csv", "events.csv"):
         path = export / name
-        path.write_text(
-            "".join(
-                line
-                for line in path.read_text().splitlines(True)
-                if ",N1," not in line and not line.startswith("N1,")
-            )
-        )
+        kept = [line for line in path.read_text().splitlines(True) if not line.startswith("N1,")]
+        path.write_text("".join(line for line in kept if ",N1," not in line))
     leadscore("load", str(export))
     leadscore("build", "--as-of", AS_OF, "--accept-drift")
-
     rows = history(project)
-    assert ("N1", AS_OF) not in {(r[0], r[1]) for r in rows}
-    assert {r[0] for r in rows if r[1] == AS_OF} == {"G1", "D1", "C1"}
-    # Other days are history: the earlier day, built when N1 existed, keeps N1's row.
-    assert ("N1", EARLIER) in {(r[0], r[1]) for r in rows}
+    assert {r[0] for r in rows if r[1] == AS_OF and r[2] == new_version} == {"G1", "D1", "C1"}
+    assert ("N1", EARLIER, old_version) in {r[:3] for r in rows}
+    assert ("N1", AS_OF, old_version) in {r[:3] for r in rows}
