@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.demo_data import sql_literal
+
 
 @dataclass
 class Measurement:
@@ -151,10 +153,6 @@ INTRADAY_BATCH_START_HOUR = 10
 INTRADAY_BATCH_MINUTES = 5
 
 
-def _sql_text(path: Path) -> str:
-    return "'" + path.as_posix().replace("'", "''") + "'"
-
-
 def write_event_window(events: Path, out_dir: Path, start: datetime, minutes: int) -> int:
     """Write out_dir/events.parquet: the rows of the events parquet file whose occurred_at falls in
     [start, start + minutes) (start in UTC), as they are (text columns untouched); return how many."""
@@ -166,13 +164,14 @@ def write_event_window(events: Path, out_dir: Path, start: datetime, minutes: in
         con.execute(
             f"""
             copy (
-                select * from read_parquet({_sql_text(events)})
+                select * from read_parquet({sql_literal(events.as_posix())})
                 where try_cast(occurred_at as timestamptz) >= ? and try_cast(occurred_at as timestamptz) < ?
-            ) to {_sql_text(target)} (format parquet)
+            ) to {sql_literal(target.as_posix())} (format parquet)
             """,
             window,
         )
-        return int(con.execute(f"select count(*) from read_parquet({_sql_text(target)})").fetchone()[0])
+        written = con.execute(f"select count(*) from read_parquet({sql_literal(target.as_posix())})")
+        return int(written.fetchone()[0])
 
 
 def cached_intraday_batch(project_dir: Path, leads: int, seed: int = 42) -> tuple[Path, int, datetime]:
@@ -195,7 +194,8 @@ def cached_intraday_batch(project_dir: Path, leads: int, seed: int = 42) -> tupl
         shutil.rmtree(whole_day)
         partial.replace(batch)
     with duckdb.connect() as con:
-        count = con.execute(f"select count(*) from read_parquet({_sql_text(batch / 'events.parquet')})")
+        events = sql_literal((batch / "events.parquet").as_posix())
+        count = con.execute(f"select count(*) from read_parquet({events})")
         return batch, int(count.fetchone()[0]), start
 
 

@@ -281,14 +281,14 @@ FUTURE_DAYS = 400
 # --------------------------------------------------------------------------------------------------
 
 
-def _q(value: str) -> str:
+def sql_literal(value: str) -> str:
     """Quote a Python string as a SQL string literal."""
     return "'" + value.replace("'", "''") + "'"
 
 
 def _list(values: Sequence[str]) -> str:
     """A SQL list literal of strings."""
-    return "[" + ", ".join(_q(v) for v in values) + "]"
+    return "[" + ", ".join(sql_literal(v) for v in values) + "]"
 
 
 def _pick(u: str, values: Sequence[str]) -> str:
@@ -303,14 +303,14 @@ def _weighted(u: str, options: Sequence[tuple[str, float]]) -> str:
     whens = []
     for value, weight in options[:-1]:
         cumulative += weight / total
-        whens.append(f"WHEN {u} < {cumulative:.6f} THEN {_q(value)}")
-    return f"CASE {' '.join(whens)} ELSE {_q(options[-1][0])} END"
+        whens.append(f"WHEN {u} < {cumulative:.6f} THEN {sql_literal(value)}")
+    return f"CASE {' '.join(whens)} ELSE {sql_literal(options[-1][0])} END"
 
 
 def _lookup(column: str, mapping: dict[str, str | float], default: str = "NULL") -> str:
     """A CASE mapping the values of ``column`` to SQL literals."""
     whens = " ".join(
-        f"WHEN {_q(key)} THEN {_q(val) if isinstance(val, str) else repr(val)}"
+        f"WHEN {sql_literal(key)} THEN {sql_literal(val) if isinstance(val, str) else repr(val)}"
         for key, val in mapping.items()
     )
     return f"CASE {column} {whens} ELSE {default} END"
@@ -318,7 +318,7 @@ def _lookup(column: str, mapping: dict[str, str | float], default: str = "NULL")
 
 def _case_on(column: str, branches: dict[str, str], default: str = "NULL") -> str:
     """A CASE mapping the values of ``column`` to SQL expressions."""
-    whens = " ".join(f"WHEN {_q(key)} THEN {sql}" for key, sql in branches.items())
+    whens = " ".join(f"WHEN {sql_literal(key)} THEN {sql}" for key, sql in branches.items())
     return f"(CASE {column} {whens} ELSE {default} END)"
 
 
@@ -682,7 +682,8 @@ def _ts_sql(seconds: str, u: str) -> str:
     ts = f"make_timestamp(({seconds}) * 1000000)"
     offsets = " ".join(
         f"WHEN {u} < {0.05 * (n + 1) / len(TIMESTAMP_OFFSETS):.6f} THEN "
-        f"strftime(make_timestamp((({seconds}) + {delta}) * 1000000), '%Y-%m-%dT%H:%M:%S') || {_q(label)}"
+        f"strftime(make_timestamp((({seconds}) + {delta}) * 1000000), '%Y-%m-%dT%H:%M:%S') || "
+        f"{sql_literal(label)}"
         for n, (label, delta) in enumerate(TIMESTAMP_OFFSETS)
     )
     return f"""CASE {offsets}
@@ -789,18 +790,20 @@ def _bad_rows_sql(
     }
     if table != "leads":
         overrides["lead_id"] = f"""CASE kind WHEN 'missing_lead_id' THEN NULL
-            WHEN 'unknown_lead' THEN {_q(UNKNOWN_LEAD_ID)} ELSE b.lead_id END"""
+            WHEN 'unknown_lead' THEN {sql_literal(UNKNOWN_LEAD_ID)} ELSE b.lead_id END"""
     if table == "leads":
         overrides["employee_count"] = (
-            f"CASE kind WHEN 'bad_employee_count' THEN {_q(BAD_EMPLOYEE_COUNT)} ELSE b.employee_count END"
+            f"CASE kind WHEN 'bad_employee_count' THEN {sql_literal(BAD_EMPLOYEE_COUNT)}"
+            " ELSE b.employee_count END"
         )
     if table == "events":
         overrides["event_type"] = (
-            f"CASE kind WHEN 'unknown_event_type' THEN {_q(UNKNOWN_EVENT_TYPE)} ELSE b.event_type END"
+            f"CASE kind WHEN 'unknown_event_type' THEN {sql_literal(UNKNOWN_EVENT_TYPE)}"
+            " ELSE b.event_type END"
         )
     if table == "orders":
         overrides["amount"] = f"""CASE kind WHEN 'negative_amount' THEN '-' || b.amount
-            WHEN 'bad_amount' THEN {_q(BAD_AMOUNT)} ELSE b.amount END"""
+            WHEN 'bad_amount' THEN {sql_literal(BAD_AMOUNT)} ELSE b.amount END"""
     select = ",\n        ".join(f"{overrides.get(col, f'b.{col}')} AS {col}" for col in columns)
     return f"""
     CREATE TABLE {table}_bad AS
@@ -903,7 +906,7 @@ def generate_demo_data(
                     ORDER BY {columns[0]} NULLS LAST, _bad, _pos"""
             path = out_dir / f"{table}.{fmt}"
             options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
-            con.execute(f"COPY ({source}) TO {_q(path.as_posix())} ({options})")
+            con.execute(f"COPY ({source}) TO {sql_literal(path.as_posix())} ({options})")
             counts[table] = clean[table] + bad[table]
         return counts
     finally:
@@ -922,9 +925,9 @@ def generate_next_day_events(data_dir: Path, out_dir: Path) -> tuple[date, int]:
     source = sources[0]
     fmt = source.suffix.lstrip(".")
     reader = (
-        f"read_parquet({_q(source.as_posix())})"
+        f"read_parquet({sql_literal(source.as_posix())})"
         if fmt == "parquet"
-        else (f"read_csv({_q(source.as_posix())}, header = true, all_varchar = true)")
+        else (f"read_csv({sql_literal(source.as_posix())}, header = true, all_varchar = true)")
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
@@ -957,7 +960,7 @@ def generate_next_day_events(data_dir: Path, out_dir: Path) -> tuple[date, int]:
                 FROM timed
                 WHERE cast(_at AS DATE) = DATE '{last_day.isoformat()}'
                 ORDER BY _at, event_id
-            ) TO {_q(path.as_posix())} ({options})
+            ) TO {sql_literal(path.as_posix())} ({options})
             """
         )
         count = con.execute(f"SELECT count(*) FROM {_reader_of(path, fmt)}").fetchone()[0]
@@ -967,4 +970,5 @@ def generate_next_day_events(data_dir: Path, out_dir: Path) -> tuple[date, int]:
 
 
 def _reader_of(path: Path, fmt: str) -> str:
-    return f"read_parquet({_q(path.as_posix())})" if fmt == "parquet" else f"read_csv({_q(path.as_posix())})"
+    reader = "read_parquet" if fmt == "parquet" else "read_csv"
+    return f"{reader}({sql_literal(path.as_posix())})"
