@@ -1,7 +1,17 @@
-"""Shared fixtures: a private copy of the dbt project per test, and a runner for the real `leadscore` CLI."""
+"""Shared fixtures: a private copy of the dbt project per test, and a runner for the real `leadscore` CLI.
+
+Each test's project copy and warehouse live at one fixed path per pytest worker (`<worker temp>/work`),
+emptied before every test (tests of a worker run one after another). The path being the same lets dbt's
+partial-parse state carry over: a worker parses the unedited project once (`parsed_state`) and every copy
+starts from it, so a test's first build re-parses only what the test edited instead of the whole project
+(about 8 s a build). dbt records each node's absolute project path, and a seed is read from it, so that state is
+only ever reused at the path it was made at. For the same reason a built warehouse can be snapshotted and
+restored into a later test of the worker (`golden_published`). pytest's own `tmp_path` is still each test's.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -52,11 +62,41 @@ def copy_project(destination: Path) -> Path:
     return destination
 
 
+def _work_root(factory: pytest.TempPathFactory) -> Path:
+    """Where this worker's tests keep their project copy and warehouse (the same path for every test)."""
+    return factory.getbasetemp() / "work"
+
+
+def _fresh_project(root: Path) -> Project:
+    shutil.rmtree(root, ignore_errors=True)
+    return Project(dir=copy_project(root / "project"), warehouse=root / "warehouse" / "leadscore.duckdb")
+
+
+@pytest.fixture(scope="session")
+def parsed_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dbt's partial-parse state of the unedited project at this worker's project path, parsed once with the
+    environment a build gives dbt (the working copy's path, which the state's profile hash includes)."""
+    from orchestration.dbt_invocation import run_dbt
+    from orchestration.publishing import working_path
+    from orchestration.settings import Settings
+
+    fresh = _fresh_project(_work_root(tmp_path_factory))
+    served = Settings(project_dir=fresh.dir, warehouse_path=fresh.warehouse)
+    parsed = run_dbt(Settings(project_dir=fresh.dir, warehouse_path=working_path(served)), ["parse"])
+    assert parsed.success, parsed.output
+    state = tmp_path_factory.getbasetemp() / "parsed-state" / "partial_parse.msgpack"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(fresh.dir / "target" / "partial_parse.msgpack", state)
+    return state
+
+
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
+def project(tmp_path_factory: pytest.TempPathFactory, parsed_state: Path) -> Project:
     """A private copy of the project: tests may edit its seeds without touching the repository."""
-    project_dir = copy_project(tmp_path / "project")
-    return Project(dir=project_dir, warehouse=tmp_path / "warehouse" / "leadscore.duckdb")
+    fresh = _fresh_project(_work_root(tmp_path_factory))
+    (fresh.dir / "target").mkdir()
+    shutil.copy2(parsed_state, fresh.dir / "target" / parsed_state.name)
+    return fresh
 
 
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]
@@ -84,3 +124,64 @@ def leadscore(project: Project) -> CliRunner:
         return completed
 
     return run
+
+
+@dataclass
+class Published:
+    """The golden export loaded, built as of golden_data.AS_OF and published, with what the CLI printed."""
+
+    warehouse: Path
+    load_output: str
+    build_output: str
+
+
+@pytest.fixture
+def golden_published(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, project: Project, leadscore: CliRunner
+) -> Published:
+    """The project with the golden export published. The worker's first test to ask loads and builds it for real
+    and snapshots the work folder; later tests get that snapshot restored at the same path (a build saved)."""
+    from golden_data import AS_OF, write_export
+
+    root = project.dir.parent
+    snapshot = tmp_path_factory.getbasetemp() / "snapshots" / "golden-published"
+    outputs = snapshot.with_suffix(".json")
+    if not outputs.exists():
+        loaded = leadscore("load", str(write_export(tmp_path / "export"))).stdout
+        built = leadscore("build", "--as-of", AS_OF).stdout
+        shutil.rmtree(snapshot, ignore_errors=True)
+        shutil.copytree(root, snapshot)
+        outputs.write_text(json.dumps({"load": loaded, "build": built}))
+    else:
+        shutil.rmtree(root)
+        shutil.copytree(snapshot, root)
+    printed = json.loads(outputs.read_text())
+    return Published(warehouse=project.warehouse, load_output=printed["load"], build_output=printed["build"])
+
+
+# Test files by their time in a CI run (worker seconds, fresh clone at 4c7c1f4), longest first. pytest-xdist
+# hands whole files to workers in collection order (`--dist loadfile --no-loadscope-reorder`, see the
+# Makefile), so the long files start first and the short ones fill in at the end. Unlisted files follow.
+LONGEST_FIRST = (
+    "test_engines.py",  # 650 s: DuckDB, PostgreSQL and Spark builds
+    "test_publishing.py",  # 630 s
+    "test_scoring_effectiveness.py",  # 440 s
+    "test_incremental_refresh.py",  # 430 s
+    "test_dagster_pipeline.py",  # 400 s
+    "test_impact.py",  # 230 s
+    "test_score_history.py",  # 170 s
+    "test_lead_patching.py",  # 160 s
+    "test_bad_seed_edits.py",  # 150 s
+    "test_refresh_selection.py",  # 150 s
+    "test_golden_case.py",  # 145 s
+    "test_dagster_ui.py",
+    "test_project_conventions.py",
+    "test_demo_pipeline.py",
+    "test_reference_scoring.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    # A stable sort: the tests of a file keep their order.
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

@@ -7,25 +7,23 @@ from pathlib import Path
 
 import duckdb
 
-from conftest import CliRunner, Project
+from conftest import CliRunner, Project, Published
 from golden_data import AS_OF, write_export
 
 
 def test_golden_lead_scores_fifteen_and_tops_the_ranking(
-    tmp_path: Path, project: Project, leadscore: CliRunner
+    golden_published: Published, project: Project, leadscore: CliRunner
 ):
-    export = write_export(tmp_path / "export")
-    loaded = leadscore("load", str(export))
-    assert "leads 4" in loaded.stdout and "events 17" in loaded.stdout and "orders 3" in loaded.stdout
-
-    built = leadscore("build", "--as-of", AS_OF)
-    assert "scored 4 leads as of 2026-11-20" in built.stdout
+    # What `leadscore load` and `leadscore build --as-of AS_OF` printed (conftest ran them on the golden export).
+    loaded, built = golden_published.load_output, golden_published.build_output
+    assert "leads 4" in loaded and "events 17" in loaded and "orders 3" in loaded
+    assert "scored 4 leads as of 2026-11-20" in built
     # Bad rows are counted by reason, not dropped silently.
-    assert "unknown_or_rejected_lead" in built.stdout
-    assert "unknown_event_type" in built.stdout
-    assert "unparseable_occurred_at" in built.stdout
-    assert "negative_amount" in built.stdout
-    assert str(project.warehouse) in built.stdout
+    assert "unknown_or_rejected_lead" in built
+    assert "unknown_event_type" in built
+    assert "unparseable_occurred_at" in built
+    assert "negative_amount" in built
+    assert str(project.warehouse) in built
 
     top = json.loads(leadscore("top", "4", "--format", "json").stdout)
     assert [row["lead_id"] for row in top][0] == "G1"
@@ -69,9 +67,7 @@ def test_golden_lead_scores_fifteen_and_tops_the_ranking(
     assert email == (None, "golden-tech.fr")
 
 
-def test_top_prints_table_and_csv(tmp_path: Path, leadscore: CliRunner):
-    leadscore("load", str(write_export(tmp_path / "export")))
-    leadscore("build", "--as-of", AS_OF)
+def test_top_prints_table_and_csv(golden_published: Published, leadscore: CliRunner):
     table = leadscore("top", "2").stdout
     header, first = table.splitlines()[:2]
     assert header.split()[:5] == ["lead_rank", "lead_id", "company_name", "score_total", "tier"]

@@ -24,10 +24,12 @@ TOLERANCE = 1e-9
 
 
 def leadscore(project: Project, warehouse: Path, *args: str) -> str:
-    """Run the real CLI on a warehouse file; return its output (fail with it if the command fails)."""
+    """Run the real CLI on a warehouse file; return its output (fail with it if the command fails). dbt's
+    target folder is the project's for the project's warehouse, else one beside the warehouse file."""
     env = project.env()
     env["LEADSCORE_DUCKDB_PATH"] = str(warehouse)
-    env["DBT_TARGET_PATH"] = str(warehouse.parent / "target")
+    if warehouse != project.warehouse:
+        env["DBT_TARGET_PATH"] = str(warehouse.parent / "target")
     completed = subprocess.run(
         [str(Path(sys.executable).with_name("leadscore")), *args],
         env=env,
@@ -150,8 +152,13 @@ def assert_same_validated_leads(incremental: Path, full: Path) -> None:
 
 
 def full_rebuild_of(project: Project, incremental: Path, as_of: str, folder: Path) -> Path:
-    """A copy of the incremental warehouse (same raw data) rebuilt in full at the same as-of date."""
-    folder.mkdir()
+    """A copy of the incremental warehouse (same raw data) rebuilt in full at the same as-of date, in folder.
+    The folder's earlier warehouse files are removed first; its dbt target folder is kept, so that a rebuild
+    at the same path re-parses only what changed since the last one."""
+    folder.mkdir(exist_ok=True)
+    for stale in folder.iterdir():
+        if stale.name != "target":
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     copy = folder / "full.duckdb"
     shutil.copyfile(incremental, copy)
     output = leadscore(project, copy, "build", "--as-of", as_of, "--full-refresh", "--accept-drift")
@@ -161,8 +168,7 @@ def full_rebuild_of(project: Project, incremental: Path, as_of: str, folder: Pat
 
 def test_incremental_refreshes_equal_full_rebuilds(project: Project, tmp_path: Path) -> None:
     full_data, base, day_one, day_two = (tmp_path / name for name in ("full", "base", "day1", "day2"))
-    warehouse = tmp_path / "incremental" / "warehouse.duckdb"
-    warehouse.parent.mkdir()
+    warehouse, rebuilt = project.warehouse, tmp_path / "rebuilt"
     leadscore(project, warehouse, "demo-data", "--leads", "400", "--seed", "7", "--out", str(full_data),
               "--end-date", END)  # fmt: skip
     split_demo_data(full_data, base, day_one, day_two)
@@ -180,7 +186,7 @@ def test_incremental_refreshes_equal_full_rebuilds(project: Project, tmp_path: P
     leadscore(project, warehouse, "load", "--append", str(day_two))
     step = leadscore(project, warehouse, "build", "--as-of", END, "--accept-drift")
     assert set(decisions(step).values()) == {"refreshed"}, step
-    assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, END, tmp_path / "f1")) > 400
+    assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, END, rebuilt)) > 400
     with duckdb.connect(str(warehouse), read_only=True) as con:
         batches = con.execute(
             "SELECT count(DISTINCT validated_at), "
@@ -199,12 +205,12 @@ def test_incremental_refreshes_equal_full_rebuilds(project: Project, tmp_path: P
     assert unknown == 0, "events of leads that arrived later are still rejected"
     assert "int_leads_validated refreshed" in step, step
     assert duplicate_leads == 1, "the second copy of a base lead was not rejected as a duplicate"
-    assert_same_validated_leads(warehouse, tmp_path / "f1" / "full.duckdb")
+    assert_same_validated_leads(warehouse, rebuilt / "full.duckdb")
 
     # The as-of date moves on with no new data: decay carried forward, days re-windowed.
     step = leadscore(project, warehouse, "build", "--as-of", "2026-11-20", "--accept-drift")
     assert decisions(step)["int_lead_event_types_decayed"] == "refreshed", step
-    assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, "2026-11-20", tmp_path / "f2"))
+    assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, "2026-11-20", rebuilt))
 
     # A point-table change: new half-lives and a windowed event rule force a rebuild of what they affect.
     points = project.dir / "seeds" / "engagement_event_points.csv"
@@ -220,12 +226,12 @@ def test_incremental_refreshes_equal_full_rebuilds(project: Project, tmp_path: P
         "int_lead_event_days_counted": "refreshed",
         "int_lead_event_types_decayed": "rebuilt",
     }, step
-    assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, "2026-11-20", tmp_path / "f3"))
+    assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, "2026-11-20", rebuilt))
 
     # Moving the as-of date back cannot be carried (decay only runs forward): rebuilt, still exact.
     step = leadscore(project, warehouse, "build", "--as-of", "2026-10-30", "--accept-drift")
     assert decisions(step)["int_lead_event_types_decayed"] == "rebuilt", step
-    assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, "2026-10-30", tmp_path / "f4"))
+    assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, "2026-10-30", rebuilt))
 
 
 def test_append_refuses_a_column_the_raw_table_lacks(project: Project, tmp_path: Path) -> None:

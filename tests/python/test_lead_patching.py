@@ -75,8 +75,7 @@ def add_activity_for_an_inactive_lead(warehouse: Path, day: Path) -> str:
 
 def test_same_day_refresh_patches_changed_leads_only(project: Project, tmp_path: Path) -> None:
     full_data, base, day = (tmp_path / name for name in ("full", "base", "day"))
-    warehouse = tmp_path / "patched" / "warehouse.duckdb"
-    warehouse.parent.mkdir()
+    warehouse = project.warehouse
     leadscore(project, warehouse, "demo-data", "--leads", "400", "--seed", "11", "--out", str(full_data),
               "--end-date", END)  # fmt: skip
     split_by_arrival(full_data, base, day)

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import CliRunner, Project
-from golden_data import AS_OF, write_export
+from conftest import CliRunner, Project, Published
+from golden_data import AS_OF
 
 READER = textwrap.dedent(
     """
@@ -50,11 +50,11 @@ def served_rows(path: Path) -> tuple[int, str]:
 
 
 @pytest.fixture
-def published(tmp_path: Path, leadscore: CliRunner, project: Project) -> Path:
-    leadscore("load", str(write_export(tmp_path / "export")))
-    built = leadscore("build", "--as-of", AS_OF)
-    assert built.stdout.strip().splitlines()[-1] == f"published: {project.warehouse}"
-    return project.warehouse
+def published(golden_published: Published) -> Path:
+    """The served file of the golden export's published build (conftest: built once per worker)."""
+    last_line = golden_published.build_output.strip().splitlines()[-1]
+    assert last_line == f"published: {golden_published.warehouse}"
+    return golden_published.warehouse
 
 
 def test_a_build_that_fails_its_checks_does_not_publish(
