@@ -41,10 +41,10 @@ lint: install
 	$(BIN)/ruff format --check orchestration tests
 	$(BIN)/sqlfluff lint models tests
 
-# Every test, the Spark build included, on one pytest worker more than there are cores: a worker spends about
-# a fifth of its time waiting (dbt's Python threads share one lock, JVM and server starts), so with one per core
-# the cores sat idle 20 % of a CI run. Whole files per worker (a file's module fixtures are built once), handed
-# out longest first (tests/python/conftest.py, LONGEST_FIRST; --no-loadscope-reorder keeps that order).
+# Every test, the Spark build included, on one pytest worker more than there are cores, so that a worker
+# waiting on a server, a JVM or a browser does not leave a core idle. Whole files per worker (a file's module
+# fixtures are built once), handed out longest first (tests/python/conftest.py, LONGEST_FIRST;
+# --no-loadscope-reorder keeps that order). CI times: README, Tests.
 # `make test-spark` runs the Spark build alone (about 4 minutes on 2 cores).
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: install system-packages lint
