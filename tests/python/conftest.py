@@ -22,8 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.sandbox import PROJECT_PARTS
+
 REPO = Path(__file__).resolve().parents[2]
-PROJECT_PARTS = ("dbt_project.yml", "profiles.yml", "models", "seeds", "macros", "tests")
 
 
 def pytest_configure(config: pytest.Config) -> None:
