@@ -1,6 +1,7 @@
 """Synthetic, deterministic demo data for the raw data contract (leads, events, orders).
 
-Everything is generated inside one in-memory DuckDB connection, vectorised: there is no Python loop over
+Everything is generated inside one DuckDB connection (a scratch file beside the output, under a memory
+limit, so that 10 M leads fit a 24 GiB machine), vectorised: there is no Python loop over
 rows. Randomness comes from hashing ``(seed, key, salt)`` with DuckDB's ``hash`` (stable across runs of the
 same DuckDB version), so the same arguments always give byte-identical files.
 
@@ -28,6 +29,8 @@ appends deterministic contract-breaking rows to each table (see :data:`BAD_ROW_K
 from __future__ import annotations
 
 import math
+import os
+import shutil
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -865,11 +868,18 @@ def generate_demo_data(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    con = duckdb.connect()
+    # The working tables live in a scratch DuckDB file beside the output, under a memory limit, so that DuckDB
+    # spills to disk instead of holding everything in memory (about 5 GiB per million leads in memory, which
+    # put 10 M leads out of reach of a 24 GiB machine).
+    scratch = out_dir / ".generating.duckdb"
+    _remove_database(scratch)
+    con = duckdb.connect(str(scratch))
     try:
         # Insertion order must be preserved: event and order ids are row positions of sorted tables.
         con.execute("SET preserve_insertion_order = true")
         con.execute("SET enable_progress_bar = false")
+        con.execute(f"SET memory_limit = {sql_literal(generator_memory_limit())}")
+        con.execute(f"SET temp_directory = {sql_literal((out_dir / '.generating.tmp').as_posix())}")
         n_companies = max(1, math.ceil(leads * 0.6))
         for sql in (
             _macros_sql(seed),
@@ -911,6 +921,19 @@ def generate_demo_data(
         return counts
     finally:
         con.close()
+        _remove_database(scratch)
+
+
+def generator_memory_limit() -> str:
+    """DuckDB's memory limit for generation: LEADSCORE_GENERATOR_MEMORY, else 6GB."""
+    return os.environ.get("LEADSCORE_GENERATOR_MEMORY", "6GB")
+
+
+def _remove_database(path: Path) -> None:
+    """Remove a scratch DuckDB file with its write-ahead log and spill folder."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    shutil.rmtree(path.with_name(".generating.tmp"), ignore_errors=True)
 
 
 def generate_next_day_events(data_dir: Path, out_dir: Path) -> tuple[date, int]:
