@@ -40,9 +40,10 @@ def measure_subprocess(label: str, command: list[str], env: dict[str, str] | Non
     output = process.stdout.read() if process.stdout else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{label} failed:\n{output}")
-    return Measurement(
-        label=label, seconds=seconds, peak_rss_mib=usage.ru_maxrss / 1024, detail=output.strip()
-    )
+    peak_rss_mib = usage.ru_maxrss / 1024
+    # Progress as each step ends (a run at 10 M leads takes hours); the table is printed at the end.
+    print(f"{label}: {seconds:.1f} s, peak RSS {peak_rss_mib:,.0f} MiB", file=sys.stderr, flush=True)
+    return Measurement(label=label, seconds=seconds, peak_rss_mib=peak_rss_mib, detail=output.strip())
 
 
 def machine_description() -> str:
