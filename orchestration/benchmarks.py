@@ -295,7 +295,9 @@ def bench_scoring(project_dir: Path, leads: int) -> tuple[list[Measurement], lis
 
 def duckdb_profile_settings(project_dir: Path) -> str:
     """DuckDB's memory_limit and threads as profiles.yml sets them for the dev target (env var or default)."""
+    # The dev target's DuckDB `settings:` block (dbt's own `threads:` above it is another setting).
     text = (project_dir / "profiles.yml").read_text()
+    text = text[text.index("settings:") :]
     values = []
     for setting in ("memory_limit", "threads"):
         found = re.search(setting + r":\s*\"\{\{\s*env_var\('(\w+)',\s*'([^']*)'\)", text)
