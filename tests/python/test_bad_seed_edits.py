@@ -33,67 +33,78 @@ def test_non_numeric_points_name_file_line_and_column(project: Project, loaded: 
     assert "eight" in failed.stderr
 
 
-@pytest.mark.parametrize(
-    ("seed", "old", "new", "expected"),
-    [
-        # bands that overlap: mid_market now starts at 90, inside micro [0, 100)
-        (
-            "fit_company_size_bands",
-            "mid_market,100,501,15",
-            "mid_market,90,501,15",
-            ["fit_company_size_bands", "band_key=micro", "overlaps"],
-        ),
-        # a gap between bands
-        (
-            "engagement_levels",
-            "medium,15,50,10",
-            "medium,16,50,10",
-            ["engagement_levels", "band_key=low", "gap"],
-        ),
-        # weights that do not add up
-        (
-            "score_weights",
-            "engagement,base,0.35",
-            "engagement,base,0.45",
-            ["score_weights_base_add_up_to_one", "actual_sum=1.1"],
-        ),
-        # a duplicate key
-        (
-            "fit_geo_zones",
-            "DE,secondary",
-            "FR,secondary",
-            ["unique_fit_geo_zones_country_code", "unique_field=FR"],
-        ),
-        # a negative rule on an event type that does not exist
-        (
-            "negative_rules",
-            "unsubscribed,event,unsubscribe,",
-            "unsubscribed,event,unsubscribed,",
-            ["negative_rules_event_types_known", "rule_key=unsubscribed"],
-        ),
-        # an unknown buying stage
-        (
-            "engagement_event_points",
-            "demo_request,decision,",
-            "demo_request,purchase,",
-            ["engagement_event_points_buying_stage", "purchase"],
-        ),
-    ],
-    ids=[
-        "overlapping-bands",
-        "gapped-bands",
-        "weights",
-        "duplicate-key",
-        "unknown-event-type",
-        "unknown-stage",
-    ],
-)
-def test_semantic_seed_errors_fail_the_build_naming_the_row(
-    project: Project, loaded: CliRunner, seed: str, old: str, new: str, expected: list[str]
-):
-    edit_seed(project, seed, old, new)
+# Six bad edits, each in another point table, made together: one build must fail on every one of them and name
+# each seed's offending row under that seed's failed test (one build instead of six: dbt runs every seed test
+# even when others fail, and the failure message lists them all).
+SEMANTIC_EDITS = {
+    # bands that overlap: mid_market now starts at 90, inside micro [0, 100)
+    "overlapping-bands": (
+        "fit_company_size_bands",
+        "mid_market,100,501,15",
+        "mid_market,90,501,15",
+        ["fit_company_size_bands", "band_key=micro", "overlaps"],
+    ),
+    # a gap between bands
+    "gapped-bands": (
+        "engagement_levels",
+        "medium,15,50,10",
+        "medium,16,50,10",
+        ["engagement_levels", "band_key=low", "gap"],
+    ),
+    # weights that do not add up
+    "weights": (
+        "score_weights",
+        "engagement,base,0.35",
+        "engagement,base,0.45",
+        ["score_weights_base_add_up_to_one", "actual_sum=1.1"],
+    ),
+    # a duplicate key
+    "duplicate-key": (
+        "fit_geo_zones",
+        "DE,secondary",
+        "FR,secondary",
+        ["unique_fit_geo_zones_country_code", "unique_field=FR"],
+    ),
+    # a negative rule on an event type that does not exist
+    "unknown-event-type": (
+        "negative_rules",
+        "unsubscribed,event,unsubscribe,",
+        "unsubscribed,event,unsubscribed,",
+        ["negative_rules_event_types_known", "rule_key=unsubscribed"],
+    ),
+    # an unknown buying stage
+    "unknown-stage": (
+        "engagement_event_points",
+        "demo_request,decision,",
+        "demo_request,purchase,",
+        ["engagement_event_points_buying_stage", "purchase"],
+    ),
+}
+
+
+def failure_blocks(message: str) -> list[str]:
+    """The build's failure message cut into one block per failed node: its `- name (status): ...` line and
+    the failing rows under it."""
+    blocks: list[str] = []
+    for line in message.splitlines():
+        if line.startswith("- "):
+            blocks.append(line)
+        elif blocks and line.startswith("    failing row:"):
+            blocks[-1] += "\n" + line
+    return blocks
+
+
+def test_semantic_seed_errors_fail_the_build_naming_each_row(project: Project, loaded: CliRunner):
+    for seed, old, new, _ in SEMANTIC_EDITS.values():
+        edit_seed(project, seed, old, new)
     failed = loaded("build", "--as-of", AS_OF, check=False)
     assert failed.returncode == 1, failed.stdout
     assert "build failed" in failed.stderr
-    for fragment in expected:
-        assert fragment in failed.stderr, f"{fragment!r} not in:\n{failed.stderr}"
+    blocks = failure_blocks(failed.stderr)
+    for case, (_, _, _, expected) in SEMANTIC_EDITS.items():
+        named = [block for block in blocks if expected[0] in block.splitlines()[0]]
+        assert named, f"{case}: no failed test names {expected[0]!r} in:\n{failed.stderr}"
+        for fragment in expected[1:]:
+            assert any(fragment in block for block in named), (
+                f"{case}: {fragment!r} not under {expected[0]!r} in:\n{failed.stderr}"
+            )
