@@ -33,8 +33,8 @@ def test_non_numeric_points_name_file_line_and_column(project: Project, loaded: 
     assert "eight" in failed.stderr
 
 
-# Six bad edits, each in another point table, made together: one build must fail on every one of them and name
-# each seed's offending row under that seed's failed test (one build instead of six: dbt runs every seed test
+# Seven bad edits, each in another point table, made together: one build must fail on every one of them and name
+# each seed's offending row under that seed's failed test (one build instead of seven: dbt runs every seed test
 # even when others fail, and the failure message lists them all).
 SEMANTIC_EDITS = {
     # bands that overlap: mid_market now starts at 90, inside micro [0, 100)
@@ -78,6 +78,13 @@ SEMANTIC_EDITS = {
         "demo_request,decision,",
         "demo_request,purchase,",
         ["engagement_event_points_buying_stage", "purchase"],
+    ),
+    # two bands with the same (dimension, score): the unique_combination_of_columns test names the pair
+    "duplicate-combination": (
+        "rfm_bands",
+        "recency,4,31,91",
+        "recency,5,31,91",
+        ["unique_combination_of_columns_rfm_bands", "rfm_dimension=recency, rfm_score=5, occurrences=2"],
     ),
 }
 
