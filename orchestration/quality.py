@@ -104,6 +104,8 @@ def _band(values: pd.Series, bands: pd.DataFrame, lower: str, upper: str, key: s
     return out
 
 
+# The mart's columns of the points of one fit dimension (before weight).
+POINT_COLUMNS = ("industry_points", "company_size_points", "geography_points", "job_role_points")
 # The mart columns the expectations read (reading the whole wide mart into pandas cost seconds at 1 M leads).
 AUDITED_COLUMNS = (
     "lead_id",
@@ -113,10 +115,7 @@ AUDITED_COLUMNS = (
     "engagement_score",
     "negative_score",
     "rfm_score",
-    "industry_points",
-    "company_size_points",
-    "geography_points",
-    "job_role_points",
+    *POINT_COLUMNS,
     "engagement_points",
     "tier",
     "fit_grade",
@@ -150,10 +149,8 @@ def read_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
         "engagement_levels",
         "negative_rules",
         "rfm_segments",
-        "fit_industry_points",
-        "fit_company_size_bands",
-        "fit_zone_points",
-        "fit_job_roles",
+        "lead_property_rules",
+        "engagement_event_points",
     ):
         frames[seed] = con.execute(f"select * from point_tables.{seed}").df()
     # Independent of the scoring joins: accepted raw leads that existed at the end of the as-of date.
@@ -185,6 +182,20 @@ def _points_range(points: pd.Series, weight: float = 1.0) -> tuple[float, float]
     return (low * weight, high * weight) if weight >= 0 else (high * weight, low * weight)
 
 
+def _dimension_ranges(rules: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """[min, max] of the points of each dimension of lead_property_rules: one rule fires per property and
+    dimension (or none: 0), and the properties of a dimension add up."""
+    ranges: dict[str, tuple[float, float]] = {}
+    grouped = rules.assign(property_key=rules["property"].str.strip().str.lower()).groupby(
+        ["dimension", "property_key"]
+    )
+    for (dimension, _), group in grouped:
+        low, high = _points_range(group["points"])
+        before = ranges.get(dimension, (0.0, 0.0))
+        ranges[dimension] = (before[0] + low, before[1] + high)
+    return ranges
+
+
 def _within(ex: Any, column: str, low: float, high: float) -> list[Any]:
     """Every non-null value of the column within [low, high] (to EPSILON), as the column's minimum and
     maximum within the range: the same check as ExpectColumnValuesToBeBetween, through two aggregate metrics
@@ -201,22 +212,29 @@ def build_suites(frames: dict[str, pd.DataFrame], bounds: DriftBounds) -> list[t
 
     ex = gx.expectations
     weights = frames["score_weights"].set_index("component_key")["weight"].astype(float)
-    point_columns = {
-        "industry_points": ("fit_industry_points", "industry"),
-        "company_size_points": ("fit_company_size_bands", "company_size"),
-        "geography_points": ("fit_zone_points", "geography"),
-        "job_role_points": ("fit_job_roles", "job_role"),
-    }
+    dimensions = _dimension_ranges(frames["lead_property_rules"])
     ranges = []
     fit_low = fit_high = 0.0
-    for column, (seed, component) in point_columns.items():
-        low, high = _points_range(frames[seed]["points"])
-        ranges += _within(ex, column, low, high)
-        w_low, w_high = _points_range(frames[seed]["points"], weights[component])
-        fit_low, fit_high = fit_low + w_low, fit_high + w_high
-    engagement = _points_range(frames["engagement_levels"]["points"], weights["engagement"])
+    for dimension, (low, high) in dimensions.items():
+        if dimension == "negative":
+            continue
+        if f"{dimension}_points" in POINT_COLUMNS:
+            ranges += _within(ex, f"{dimension}_points", low, high)
+        weight = weights.get(dimension, 0.0)
+        fit_low += min(low * weight, high * weight)
+        fit_high += max(low * weight, high * weight)
+    events = frames["engagement_event_points"]
+    caps = events.loc[events["points"].astype(float) != 0, "cap_points"].astype(float)
+    level_low, level_high = _points_range(frames["engagement_levels"]["points"], weights["engagement"])
+    event_weight = weights.get("engagement_points", 0.0)
+    engagement = (
+        level_low + float(caps[caps < 0].sum()) * event_weight,
+        level_high + float(caps[caps > 0].sum()) * event_weight,
+    )
     negative_points = frames["negative_rules"]["points"].astype(float)
-    negative = (float(negative_points[negative_points < 0].sum()) * weights["negative"], 0.0)
+    negative_floor = float(negative_points[negative_points < 0].sum())
+    negative_floor += dimensions.get("negative", (0.0, 0.0))[0]
+    negative = (negative_floor * weights["negative"], 0.0)
     rfm = _points_range(frames["rfm_segments"]["points"], weights["rfm"])
     for column, (low, high) in {
         "fit_score": (fit_low, fit_high),

@@ -5,18 +5,23 @@
 - `score_with_pandas`: what a user would otherwise write: a straightforward pandas implementation.
 
 Both assume clean raw data (no contract-breaking rows; the dbt models reject those) and the default rule
-semantics of the models: fit (industry, size band, zone, job role), engagement decayed per event, capped
-per type, banded into a level; negative rules; RFM segment; total = sum of weight x points; rank by total,
-engagement points, fit score, lead id.
+semantics of the models: property rules (lead_property_rules), engagement decayed per event, capped per type,
+banded into a level (plus each point times the engagement_points weight); negative rules; RFM segment;
+total = sum of weight x points; rank by total, engagement points, fit score, lead id.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
+
+from orchestration.settings import LINEAGE_COLUMNS
 
 FLOOR_SQL = (Path(__file__).parent / "sql" / "floor_scoring.sql").read_text()
 
@@ -43,6 +48,64 @@ def _band_lookup(values: pd.Series, bands: pd.DataFrame, lower: str, upper: str,
     return out
 
 
+def fold(values: pd.Series) -> pd.Series:
+    """Property values as rules compare them (macro property_value_folded): NFC, whitespace runs as one space,
+    trimmed, lower case; None when nothing is left."""
+    folded = values.map(lambda v: None if v is None or v != v else unicodedata.normalize("NFC", str(v)))
+    folded = folded.str.replace(r"\s+", " ", regex=True).str.strip().str.lower()
+    return folded.where(folded != "", None)
+
+
+def property_points(raw_leads: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
+    """lead_id, dimension, points of each property rule that fires (lead_property_rules): per property and
+    dimension the matching rule with the lowest match_priority (ties: rule_key), else the otherwise rule."""
+    excluded = {"lead_id", "email", "email_domain", "created_at", "converted_at", *LINEAGE_COLUMNS}
+    columns = {c.lower(): raw_leads[c] for c in raw_leads.columns if c.lower() not in excluded}
+    columns["email_domain"] = raw_leads["email"].str.split("@").str[1]
+    rules = rules.assign(
+        property_key=rules["property"].str.strip().str.lower(),
+        priority=rules["match_priority"].fillna(2**31 - 1),
+    ).sort_values(["priority", "rule_key"])
+    lead_ids = raw_leads["lead_id"].str.strip().to_numpy()
+    fired = []
+    for (property_key, dimension), group in rules.groupby(["property_key", "dimension"]):
+        value = fold(columns[property_key]).reset_index(drop=True)
+        number = pd.to_numeric(value, errors="coerce")
+        points = pd.Series(float("nan"), index=value.index)
+        for rule in group.itertuples(index=False):
+            hit = _rule_matches(rule, value, number) & points.isna()
+            points[hit] = float(rule.points)
+        fired.append(pd.DataFrame({"lead_id": lead_ids, "dimension": dimension, "points": points}).dropna())
+    return (
+        pd.concat(fired, ignore_index=True)
+        if fired
+        else pd.DataFrame(columns=["lead_id", "dimension", "points"])
+    )
+
+
+def _rule_matches(rule: Any, value: pd.Series, number: pd.Series) -> pd.Series:
+    kind = rule.match_kind
+    if kind == "otherwise":
+        return pd.Series(True, index=value.index)
+    if kind == "blank":
+        return value.isna()
+    if kind == "equals":
+        target = fold(pd.Series([rule.match_values])).iloc[0]
+        return (value == target) | (number == pd.to_numeric(target, errors="coerce"))
+    if kind == "in_list":
+        items = {item.strip() for item in fold(pd.Series([rule.match_values])).iloc[0].split("|")}
+        return value.isin(items)
+    if kind == "pattern":
+        pattern = re.compile(rule.match_values, re.IGNORECASE)
+        return value.map(lambda v: v is not None and pattern.search(v) is not None).astype(bool)
+    low, high = rule.min_value, rule.max_value
+    return (
+        number.notna()
+        & ((number >= low) if pd.notna(low) else True)
+        & ((number < high) if pd.notna(high) else True)
+    )
+
+
 def score_with_pandas(
     raw: dict[str, pd.DataFrame], seeds: dict[str, pd.DataFrame], as_of: date
 ) -> pd.DataFrame:
@@ -53,47 +116,27 @@ def score_with_pandas(
     def parse_ts(column: pd.Series) -> pd.Series:
         return pd.to_datetime(column, utc=True, format="ISO8601").dt.tz_localize(None)
 
+    raw_leads = raw["leads"]
     leads = pd.DataFrame(
         {
-            "lead_id": raw["leads"]["lead_id"].str.strip(),
-            "email_domain": raw["leads"]["email"].str.strip().str.lower().str.split("@").str[1],
-            "industry_key": raw["leads"]["industry"].str.strip().str.lower().replace("", None),
-            "employee_count": pd.to_numeric(raw["leads"]["employee_count"], errors="coerce"),
-            "country_code": raw["leads"]["country_code"].str.strip().str.upper(),
-            "title": " " + raw["leads"]["job_title"].fillna("").str.strip().str.lower() + " ",
-            "created_at": parse_ts(raw["leads"]["created_at"]),
+            "lead_id": raw_leads["lead_id"].str.strip(),
+            "email_domain": raw_leads["email"].str.strip().str.lower().str.split("@").str[1],
+            "created_at": parse_ts(raw_leads["created_at"]),
         }
     )
-    leads = leads[leads["created_at"] < as_of_end].set_index("lead_id")
-
-    industry = seeds["fit_industry_points"].set_index("industry_key")["points"].astype(float)
-    leads["industry_points"] = leads["industry_key"].map(industry).fillna(industry["other"])
-    leads["size_points"] = (
-        _band_lookup(
-            leads["employee_count"],
-            seeds["fit_company_size_bands"],
-            "min_employees",
-            "max_employees",
-            "points",
-        )
-        .astype(float)
+    in_scope = (leads["created_at"] < as_of_end).to_numpy()
+    leads = leads[in_scope].set_index("lead_id")
+    properties = property_points(raw_leads[in_scope], seeds["lead_property_rules"])
+    property_weights = properties["dimension"].map(weights).astype(float)
+    is_negative = properties["dimension"] == "negative"
+    leads["fit_score"] = (
+        ((properties["points"] * property_weights)[~is_negative].groupby(properties["lead_id"]).sum())
+        .reindex(leads.index)
         .fillna(0.0)
     )
-    zones = seeds["fit_geo_zones"].set_index("country_code")["zone_key"]
-    zone_points = seeds["fit_zone_points"].set_index("zone_key")["points"].astype(float)
-    leads["geo_points"] = leads["country_code"].map(zones).fillna("outside").map(zone_points)
-    leads["role_points"], leads["seniority"] = 0.0, None
-    matched = pd.Series(False, index=leads.index)
-    for role in seeds["fit_job_roles"].sort_values(["match_priority", "role_key"]).itertuples(index=False):
-        regex = (
-            "^"
-            + "".join(".*" if ch == "%" else "." if ch == "_" else f"[{ch}]" for ch in role.title_pattern)
-            + "$"
-        )
-        hit = ~matched & leads["title"].str.match(regex)
-        leads.loc[hit, "role_points"] = float(role.points)
-        leads.loc[hit, "seniority"] = role.seniority
-        matched |= hit
+    leads["negative_property_points"] = (
+        properties.loc[is_negative].groupby("lead_id")["points"].sum().reindex(leads.index).fillna(0.0)
+    )
 
     events = pd.DataFrame(
         {
@@ -106,16 +149,23 @@ def score_with_pandas(
     events = events[events["occurred_at"] < as_of_end]
     events["age_days"] = (as_of_end - events["occurred_at"]).dt.total_seconds() / 86400.0
     points = seeds["engagement_event_points"].set_index("event_type")
-    worth = events[events["event_type"].map(points["points"].astype(float)).fillna(0) > 0].copy()
+    worth = events[events["event_type"].map(points["points"].astype(float)).fillna(0) != 0].copy()
     worth["decayed"] = worth["event_type"].map(points["points"].astype(float)) * 0.5 ** (
         worth["age_days"] / worth["event_type"].map(points["half_life_days"].astype(float))
     )
     per_type = worth.groupby(["lead_id", "event_type"])["decayed"].sum().reset_index()
-    per_type["capped"] = per_type["decayed"].clip(
-        upper=per_type["event_type"].map(points["cap_points"].astype(float))
+    caps = per_type["event_type"].map(points["cap_points"].astype(float))
+    positive = per_type["event_type"].map(points["points"].astype(float)) > 0
+    per_type["capped"] = (
+        per_type["decayed"]
+        .where(positive, per_type["decayed"].clip(lower=caps))
+        .where(~positive, per_type["decayed"].clip(upper=caps))
     )
     leads["engagement_points"] = per_type.groupby("lead_id")["capped"].sum().reindex(leads.index).fillna(0.0)
-    leads["days_since_activity"] = worth.groupby("lead_id")["age_days"].min().reindex(leads.index)
+    event_score = (per_type["capped"].round(6) * weights.get("engagement_points", 0.0)).round(6)
+    leads["event_score"] = event_score.groupby(per_type["lead_id"]).sum().reindex(leads.index).fillna(0.0)
+    engaging = worth[worth["event_type"].map(points["points"].astype(float)) > 0]
+    leads["days_since_activity"] = engaging.groupby("lead_id")["age_days"].min().reindex(leads.index)
     levels = _band_lookup(
         leads["engagement_points"],
         seeds["engagement_levels"],
@@ -123,7 +173,7 @@ def score_with_pandas(
         "max_engagement_points",
         "points",
     )
-    leads["engagement_score"] = levels.astype(float) * weights["engagement"]
+    leads["engagement_score"] = levels.astype(float) * weights["engagement"] + leads["event_score"]
 
     rules = seeds["negative_rules"].set_index("rule_key")["points"].astype(float)
     counts = (
@@ -143,7 +193,7 @@ def score_with_pandas(
         (counts["unsub"] >= 1) * rules["unsubscribed"]
         + (counts["hard"] >= 1) * rules["hard_bounce"]
         + leads["email_domain"].map(domains).map(rules).fillna(0.0)
-        + (leads["seniority"] == "student") * rules["student_title"]
+        + leads["negative_property_points"]
         + (
             ((as_of_end - leads["created_at"]).dt.total_seconds() / 86400.0 > 90)
             & (leads["days_since_activity"].isna() | (leads["days_since_activity"] > 90))
@@ -191,12 +241,6 @@ def score_with_pandas(
         rfm.loc[hit, "points"] = float(segment.points)
     leads["rfm_score"] = rfm["points"].reindex(leads.index).fillna(0.0) * weights["rfm"]
 
-    leads["fit_score"] = (
-        leads["industry_points"] * weights["industry"]
-        + leads["size_points"] * weights["company_size"]
-        + leads["geo_points"] * weights["geography"]
-        + leads["role_points"] * weights["job_role"]
-    )
     leads["score_total"] = (
         leads["fit_score"] + leads["engagement_score"] + leads["negative_score"] + leads["rfm_score"]
     ).round(6)

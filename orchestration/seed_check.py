@@ -253,6 +253,7 @@ def check_seed_file(seed: SeedFile) -> list[str]:
     problems += _check_header(seed, header[1])
     for line, row in records:
         problems += _check_row(seed, header[1], checkers, line, row)
+        problems += _check_pattern(seed, header[1], line, row)
     return problems
 
 
@@ -316,6 +317,45 @@ def _check_row(
         if problem:
             problems.append(f"{seed.label} line {line}, column {name}: {value!r} {problem}")
     return problems
+
+
+# Seeds whose rows may hold a regular expression: seed name -> (kind column, kind value, pattern column).
+PATTERN_COLUMNS: dict[str, tuple[str, str, str]] = {
+    "lead_property_rules": ("match_kind", "pattern", "match_values"),
+}
+
+
+def _check_pattern(seed: SeedFile, header: list[str], line: int, row: list[str]) -> list[str]:
+    """A regular expression that Python or DuckDB (the engine that scores, the default one) cannot compile.
+    The rules compile it for every value: a bad one would fail the build without saying which row."""
+    columns = PATTERN_COLUMNS.get(seed.path.stem)
+    if columns is None or len(row) != len(header) or not set(columns[::2]) <= set(header):
+        return []
+    kind_column, kind, pattern_column = columns
+    values = dict(zip(header, row, strict=True))
+    pattern = values[pattern_column]
+    if values[kind_column].strip() != kind or pattern == "":
+        return []
+    problem = regex_problem(pattern)
+    if problem is None:
+        return []
+    where = f"{seed.label} line {line}, column {pattern_column}"
+    return [f"{where}: {pattern!r} is not a valid regular expression ({problem})"]
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why Python's re or DuckDB's RE2 refuses the pattern, or None when both compile it."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return str(exc)
+    import duckdb
+
+    try:
+        duckdb.sql("select regexp_matches('', $pattern, 'i')", params={"pattern": pattern}).fetchall()
+    except duckdb.Error as exc:
+        return str(exc).splitlines()[0]
+    return None
 
 
 def _field_count_problem(seed: SeedFile, header: list[str], line: int, row: list[str]) -> str:

@@ -1,15 +1,16 @@
 -- One row per scored lead and rule that gave or took points, weighted into score points.
--- Engagement event-type rows explain the engagement points behind the level; they carry no score points
--- themselves (the engagement level row does), so the score points of a lead add up to its total.
+-- Engagement event-type rows explain the engagement points behind the level; they carry score points only
+-- when the weight of engagement_points is not 0 (by default the engagement level row alone counts), so the
+-- score points of a lead add up to its total. A row whose weight is 0 is not counted in the total.
 -- A view: a union its two readers (lead_scores, lead_score_breakdown) scan once each; materialising its nine
 -- million rows of text cost about 10 s a build at 1 M leads.
 {{ config(materialized='view') }}
 
 with
 
-fit as (
+properties as (
 
-    select * from {{ ref('int_leads_fit_scored') }}
+    select * from {{ ref('int_leads_properties_scored') }}
 
 ),
 
@@ -47,9 +48,9 @@ rule_rows as (
 
     select
         lead_id,
-        component_key as weight_key,
-        'fit' as component_key,
-        component_key as rule_type,
+        dimension_key as weight_key,
+        case when dimension_key = 'negative' then 'negative' else 'fit' end as component_key,
+        case when dimension_key = 'negative' then 'negative_rule' else dimension_key end as rule_type,
         rule_key,
         matched_value,
         cast(points as {{ type_double() }}) as points,
@@ -60,7 +61,7 @@ rule_rows as (
         true as is_counted_in_total,
         points as exact_points,
         build_id
-    from fit
+    from properties
 
     union all
 
@@ -104,7 +105,7 @@ rule_rows as (
 
     select
         lead_id,
-        'engagement' as weight_key,
+        'engagement_points' as weight_key,
         'engagement' as component_key,
         'engagement_event' as rule_type,
         event_type as rule_key,
@@ -114,8 +115,8 @@ rule_rows as (
         decay_factor,
         cast(cap_points as {{ type_double() }}) as cap_points,
         is_capped,
-        false as is_counted_in_total,
-        cast(0 as decimal(10, 4)) as exact_points,
+        true as is_counted_in_total,
+        cast(engagement_points as decimal(18, 6)) as exact_points,
         build_id
     from engagement_events
 
@@ -156,10 +157,14 @@ weighted as (
         rule_rows.decay_factor,
         rule_rows.cap_points,
         rule_rows.is_capped,
-        rule_rows.is_counted_in_total,
+        rule_rows.is_counted_in_total and weights.weight <> 0 as is_counted_in_total,
         weights.weight,
         cast(
-            case when rule_rows.is_counted_in_total then rule_rows.exact_points * weights.weight else 0 end
+            case
+                when rule_rows.is_counted_in_total and weights.weight <> 0
+                    then rule_rows.exact_points * weights.weight
+                else 0
+            end
             as decimal(18, 6)
         ) as score_points,
         rule_rows.build_id

@@ -1,4 +1,5 @@
--- One row per scored lead and event type worth points: decayed points, capped at the event type's cap.
+-- One row per scored lead and event type worth points (or taking them): decayed points, capped at the event
+-- type's cap (a negative type's cap is its floor).
 -- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
 -- then appended); any other build rebuilds it in full (see lead_patch_is_current).
 {{
@@ -30,7 +31,7 @@ decayed as (
 event_points as (
 
     select * from {{ ref('engagement_event_points') }}
-    where points > 0
+    where points <> 0
 
 ),
 
@@ -46,9 +47,15 @@ capped as (
         decayed.decayed_points,
         event_points.cap_points,
         decayed.decayed_points / decayed.undecayed_points as decay_factor,
-        decayed.decayed_points > event_points.cap_points as is_capped,
         case
-            when decayed.decayed_points > event_points.cap_points then event_points.cap_points
+            when event_points.points > 0 then decayed.decayed_points > event_points.cap_points
+            else decayed.decayed_points < event_points.cap_points
+        end as is_capped,
+        case
+            when event_points.points > 0 and decayed.decayed_points > event_points.cap_points
+                then event_points.cap_points
+            when event_points.points < 0 and decayed.decayed_points < event_points.cap_points
+                then event_points.cap_points
             else decayed.decayed_points
         end as engagement_points,
         '{{ build_parameter("build_id", "adhoc") }}' as build_id

@@ -1,4 +1,5 @@
--- One row per scored lead and negative rule that fired, with the (negative) points it takes.
+-- One row per scored lead and negative rule that fired, with the (negative) points it takes. (Negative rules on
+-- a lead property, such as a student's job title, are property rules in dimension negative.)
 -- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
 -- then appended); any other build rebuilds it in full (see lead_patch_is_current).
 {{
@@ -61,19 +62,6 @@ email_domains as (
 
 ),
 
-job_roles as (
-
-    select * from {{ ref('fit_job_roles') }}
-
-),
-
-fit as (
-
-    select * from {{ ref('int_leads_fit_scored') }}
-    where component_key = 'job_role' and {{ changed_leads_filter('lead_id') }}
-
-),
-
 engaging_event_types as (
 
     select event_type from {{ ref('engagement_event_points') }}
@@ -110,18 +98,6 @@ domain_rules as (
     from leads
     inner join email_domains on leads.email_domain = email_domains.email_domain
     inner join rules on email_domains.rule_key = rules.rule_key and rules.rule_type = 'email_domain'
-
-),
-
-role_rules as (
-
-    select
-        fit.lead_id,
-        rules.rule_key,
-        fit.matched_value
-    from fit
-    inner join job_roles on fit.rule_key = job_roles.role_key
-    inner join rules on job_roles.seniority = rules.match_value and rules.rule_type = 'job_role'
 
 ),
 
@@ -194,8 +170,6 @@ fired as (
     select * from event_rules
     union all
     select * from domain_rules
-    union all
-    select * from role_rules
     union all
     select * from inactivity_rules
     union all

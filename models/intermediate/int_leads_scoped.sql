@@ -24,12 +24,14 @@ scoped as (
         annual_revenue,
         country_code,
         job_title,
-        job_title_padded,
         lead_source,
         lifecycle_stage,
         created_at,
         case when converted_at < {{ as_of_end_at() }} then converted_at end as converted_at,
-        coalesce(converted_at < {{ as_of_end_at() }}, false) as is_customer
+        coalesce(converted_at < {{ as_of_end_at() }}, false) as is_customer,
+        source_file,
+        source_line,
+        loaded_at
     from leads
     where created_at < {{ as_of_end_at() }}
 

@@ -5,46 +5,77 @@
 with
 p_weights as (select component_key, weight from point_tables.score_weights),
 w as (select
-    max(case when component_key = 'industry' then weight end) as w_industry,
-    max(case when component_key = 'company_size' then weight end) as w_size,
-    max(case when component_key = 'geography' then weight end) as w_geo,
-    max(case when component_key = 'job_role' then weight end) as w_role,
     max(case when component_key = 'engagement' then weight end) as w_engagement,
+    coalesce(max(case when component_key = 'engagement_points' then weight end), 0) as w_engagement_points,
     max(case when component_key = 'negative' then weight end) as w_negative,
     max(case when component_key = 'rfm' then weight end) as w_rfm
     from p_weights),
 leads as (
     select trim(lead_id) as lead_id,
-        lower(trim(email)) as email,
         lower(split_part(trim(email), '@', 2)) as email_domain,
-        nullif(lower(trim(industry)), '') as industry_key,
-        try_cast(trim(employee_count) as integer) as employee_count,
-        nullif(upper(trim(country_code)), '') as country_code,
-        ' ' || lower(trim(coalesce(job_title, ''))) || ' ' as title,
         make_timestamp(epoch_us(cast(created_at as timestamptz))) as created_at
     from raw.leads
     where make_timestamp(epoch_us(cast(created_at as timestamptz))) < $as_of_end
 ),
+-- Lead properties in long form (every column but the id, email and dates; plus email_domain), folded as the
+-- models fold them (macro property_value_folded), matched once per distinct value against lead_property_rules.
+raw_properties as (
+    select trim(lead_id) as lead_id, coalesce(split_part(email, '@', 2), '') as email_domain,
+        coalesce(columns(* exclude (lead_id, email, created_at, converted_at, _source_file, _source_line,
+            _loaded_at)), '')
+    from raw.leads
+),
+properties as (
+    unpivot raw_properties on columns(* exclude (lead_id)) into name property_name value property_value
+),
+folded as (
+    select p.lead_id, lower(p.property_name) as property_name,
+        coalesce(lower(trim(regexp_replace(nfc_normalize(p.property_value), '[\s\pZ]+', ' ', 'g'))), '') as value_key
+    from properties p join leads l on l.lead_id = p.lead_id
+),
+rules as (
+    select rule_key, lower(trim(property)) as property_name, match_kind, match_values, min_value, max_value,
+        coalesce(match_priority, 2147483647) as match_priority, dimension, points,
+        nullif(lower(trim(regexp_replace(nfc_normalize(match_values), '[\s\pZ]+', ' ', 'g'))), '') as folded_values
+    from point_tables.lead_property_rules
+),
+property_values as (
+    select distinct property_name, value_key, nullif(value_key, '') as v, try_cast(nullif(value_key, '') as decimal(28, 8)) as n
+    from folded where property_name in (select property_name from rules)
+),
+fired as (
+    select pv.property_name, pv.value_key, r.dimension,
+        arg_min(r.points, (r.match_priority, r.rule_key)) as points
+    from property_values pv join rules r on r.property_name = pv.property_name
+    where (r.match_kind = 'blank' and pv.v is null)
+        or (r.match_kind = 'equals' and (pv.v = r.folded_values or pv.n = try_cast(r.folded_values as decimal(28, 8))))
+        or (r.match_kind = 'in_list' and list_contains(string_split(replace(replace(r.folded_values, ' |', '|'), '| ', '|'), '|'), pv.v))
+        or (r.match_kind = 'pattern' and regexp_matches(pv.v, r.match_values, 'i'))
+        or (r.match_kind = 'range' and pv.n is not null and (r.min_value is null or pv.n >= r.min_value)
+            and (r.max_value is null or pv.n < r.max_value))
+    group by all
+),
+value_points as (
+    select * from fired
+    union all
+    select pv.property_name, pv.value_key, r.dimension, r.points
+    from property_values pv join rules r on r.property_name = pv.property_name and r.match_kind = 'otherwise'
+    where not exists (select 1 from fired f where f.property_name = pv.property_name
+        and f.value_key = pv.value_key and f.dimension = r.dimension)
+),
+dimension_points as (
+    select f.lead_id, vp.dimension, sum(vp.points) as points
+    from folded f join value_points vp on vp.property_name = f.property_name and vp.value_key = f.value_key
+    group by all
+),
 fit as (
     select l.lead_id, l.email_domain, l.created_at,
-        coalesce(ip.points, io.points) as industry_points,
-        coalesce(sb.points, 0) as size_points,
-        zp.points as geo_points,
-        coalesce(r.points, 0) as role_points,
-        r.seniority
+        coalesce(sum(dp.points * pw.weight) filter (where dp.dimension <> 'negative'), 0) as fit_score,
+        coalesce(sum(dp.points) filter (where dp.dimension = 'negative'), 0) as negative_property_points
     from leads l
-    left join point_tables.fit_industry_points ip on ip.industry_key = l.industry_key
-    left join point_tables.fit_industry_points io on io.industry_key = 'other'
-    left join point_tables.fit_company_size_bands sb
-        on (sb.min_employees is null or l.employee_count >= sb.min_employees)
-        and (sb.max_employees is null or l.employee_count < sb.max_employees)
-    left join point_tables.fit_geo_zones gz on gz.country_code = l.country_code
-    join point_tables.fit_zone_points zp on zp.zone_key = coalesce(gz.zone_key, 'outside')
-    left join (
-        select l2.lead_id, jr.points, jr.seniority,
-            row_number() over (partition by l2.lead_id order by jr.match_priority, jr.role_key) as rn
-        from leads l2 join point_tables.fit_job_roles jr on l2.title like jr.title_pattern
-    ) r on r.lead_id = l.lead_id and r.rn = 1
+    left join dimension_points dp on dp.lead_id = l.lead_id
+    left join p_weights pw on pw.component_key = dp.dimension
+    group by all
 ),
 events as (
     select trim(e.lead_id) as lead_id, lower(trim(e.event_type)) as event_type,
@@ -54,16 +85,22 @@ events as (
     where make_timestamp(epoch_us(cast(e.occurred_at as timestamptz))) < $as_of_end
 ),
 per_type as (
-    select e.lead_id, e.event_type, any_value(ep.cap_points) as cap_points,
+    select e.lead_id, e.event_type, any_value(ep.points) as points, any_value(ep.cap_points) as cap_points,
         sum(ep.points * power(0.5, e.age_days / ep.half_life_days)) as decayed,
         min(e.age_days) as min_age
     from events e join point_tables.engagement_event_points ep on ep.event_type = e.event_type
-    where ep.points > 0
+    where ep.points <> 0
     group by all
 ),
+capped as (
+    select *, case when points > 0 then least(decayed, cap_points) else greatest(decayed, cap_points) end as capped
+    from per_type
+),
 engagement as (
-    select lead_id, sum(least(decayed, cap_points)) as engagement_points, min(min_age) as days_since_activity
-    from per_type group by lead_id
+    select c.lead_id, sum(c.capped) as engagement_points,
+        sum(cast(cast(c.capped as decimal(18, 6)) * w.w_engagement_points as decimal(18, 6))) as event_score,
+        min(c.min_age) filter (where c.points > 0) as days_since_activity
+    from capped c cross join w group by c.lead_id
 ),
 event_counts as (
     select lead_id,
@@ -108,7 +145,7 @@ negative as (
         + coalesce(case when ec.n_hard_bounce >= 1 then (select points from neg where rule_key = 'hard_bounce') end, 0)
         + coalesce((select n.points from point_tables.negative_email_domains d join neg n on n.rule_key = d.rule_key
                     where d.email_domain = f.email_domain), 0)
-        + case when f.seniority = 'student' then (select points from neg where rule_key = 'student_title') else 0 end
+        + f.negative_property_points
         + case when date_diff('second', f.created_at, $as_of_end) / 86400.0 > 90
                 and coalesce(e.days_since_activity > 90, true)
                then (select points from neg where rule_key = 'inactive') else 0 end
@@ -121,10 +158,9 @@ negative as (
 ),
 scored as (
     select f.lead_id,
-        f.industry_points * w.w_industry + f.size_points * w.w_size + f.geo_points * w.w_geo
-            + f.role_points * w.w_role as fit_score,
+        f.fit_score,
         coalesce(e.engagement_points, 0) as engagement_points,
-        lv.points * w.w_engagement as engagement_score,
+        lv.points * w.w_engagement + coalesce(e.event_score, 0) as engagement_score,
         n.negative_points * w.w_negative as negative_score,
         coalesce(rp.points, 0) * w.w_rfm as rfm_score
     from fit f cross join w

@@ -18,7 +18,6 @@ renamed as (
         {{ try_cast_value('trim(annual_revenue)', 'decimal(18, 2)') }} as annual_revenue,
         nullif(upper(trim(country_code)), '') as country_code,
         nullif(trim(job_title), '') as job_title,
-        ' ' || lower(trim(coalesce(job_title, ''))) || ' ' as job_title_padded,
         nullif(lower(trim(lead_source)), '') as lead_source,
         {{ parse_iso_timestamp('created_at') }} as created_at,
         nullif(lower(trim(lifecycle_stage)), '') as lifecycle_stage,
