@@ -191,6 +191,60 @@ def impact_command(
 
 @click.command("calibrate")
 @click.option(
+    "--from", "start", callback=_parse_date, required=True, help="First past score date, YYYY-MM-DD."
+)
+@click.option("--to", "end", callback=_parse_date, required=True, help="Last past score date, YYYY-MM-DD.")
+@click.option(
+    "--every", type=click.IntRange(min=1), default=30, show_default=True, help="Days between score dates."
+)
+@click.option(
+    "--window",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="A lead converted when it became a customer within this many days after a score date.",
+)
+@click.option(
+    "--as-of",
+    callback=_parse_date,
+    default=None,
+    help="Observation date: conversions known until then (default: --to plus --window).",
+)
+@click.option(
+    "--holdout",
+    type=click.FloatRange(0.05, 0.9),
+    default=0.3,
+    show_default=True,
+    help="Share of the leads (by a hash of lead_id) the fit never sees, to measure the proposal on.",
+)
+@click.option(
+    "--holdout-leads",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="A file of lead ids, one per line, to hold out instead of --holdout (a split of your own).",
+)
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Calibrate on an export folder (leads, events, orders) instead of the served raw layer.",
+)
+@click.option(
+    "--seeds",
+    "seeds_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Seed CSVs that replace the project's as the current tables (e.g. an example's own tables).",
+)
+@click.option(
+    "--min-support",
+    type=click.IntRange(min=5),
+    default=30,
+    show_default=True,
+    help="Training leads a value needs to become a rule of its own (rarer values score as otherwise).",
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -198,49 +252,70 @@ def impact_command(
     show_default=True,
     help="Folder for the proposed seed CSVs and the report (calibration.md, calibration.json).",
 )
-@click.option(
-    "--penalty",
-    type=click.FloatRange(min=0),
-    default=10.0,
-    show_default=True,
-    help="L2 penalty of the logistic regression (higher: lifts shrink more towards 0).",
-)
-@click.option(
-    "--holdout",
-    type=click.FloatRange(0, 0.9),
-    default=0.3,
-    show_default=True,
-    help="Share of the leads kept out of the fit to measure the proposal on (0: fit on every lead).",
-)
-@click.option("--no-evaluate", is_flag=True, help="Do not re-score the backtest with the proposed points.")
-def calibrate_command(out_dir: Path, penalty: float, holdout: float, no_evaluate: bool) -> None:
-    """Propose point values from the score history and the conversions that followed.
+@click.option("--no-evaluate", is_flag=True, help="Do not re-score the backtest with the proposed tables.")
+def calibrate_command(
+    start: date,
+    end: date,
+    every: int,
+    window: int,
+    as_of: date | None,
+    holdout: float,
+    holdout_leads: Path | None,
+    data_dir: Path | None,
+    seeds_dir: Path | None,
+    min_support: int,
+    out_dir: Path,
+    no_evaluate: bool,
+) -> None:
+    """Learn the whole point model from conversions and propose it as complete seed CSVs.
 
-    Reads the backtest of the served scoring version (run `leadscore backtest` first), estimates each fit
-    category's, event type's and negative rule's conversion lift (L2-regularised logistic regression), turns
-    the lifts into points on the seeds' scales and writes them as seed CSVs into --out, with a report
-    comparing current and proposed points and the backtest ROC AUC of each (the proposal is re-scored in a
-    throw-away copy of the project and warehouse). Copy the CSVs into seeds/ in a pull request to adopt
-    them."""
-    from orchestration.calibration import CalibrationError, calibrate
+    Scores the leads as of each past date from --from to --to in a throw-away copy of the project and
+    warehouse (the served warehouse is only read), learns from every lead property, event type and negative
+    rule which ones predict a conversion within --window days (a regularised logistic regression), turns
+    that into rules, points, weights, grade bands, tiers and an MQL threshold, re-scores the past dates with
+    them and reports the ROC AUC of the current tables, the proposed ones and the regression on leads the fit
+    never saw. Copy the CSVs into seeds/ in a pull request to adopt them (calibration.md says how)."""
+    from orchestration.calibration import CalibrateOptions, CalibrationError, calibrate
     from orchestration.sandbox import SandboxError
 
     settings = Settings.from_env()
     try:
-        result = calibrate(settings, out_dir, penalty=penalty, holdout=holdout, evaluate=not no_evaluate)
-    except (CalibrationError, SandboxError) as exc:
+        held = None
+        if holdout_leads is not None:
+            held = frozenset(line.strip() for line in holdout_leads.read_text().splitlines() if line.strip())
+        options = CalibrateOptions(
+            start=start,
+            end=end,
+            every=every,
+            window=window,
+            as_of=as_of,
+            holdout=holdout,
+            holdout_leads=held,
+            data_dir=data_dir,
+            seeds_dir=seeds_dir,
+            min_support=min_support,
+            evaluate=not no_evaluate,
+        )
+        result = calibrate(settings, options, out_dir, progress=click.echo)
+    except (CalibrationError, SandboxError, ValueError) as exc:
         _fail(f"calibration failed: {exc}")
     click.echo(
-        f"calibrated on {result['lead_dates']:,} lead-dates ({result['conversions']:,} conversions) of "
-        f"scoring model {result['scoring_version']}"
+        f"calibrated on {result['lead_dates']:,} lead-dates ({result['conversions']:,} conversions, "
+        f"{result['features']} features) of scoring model {result['scoring_version']}"
     )
-    auc = result.get("auc")
-    if auc:
-        for scope, label in (("all", "all lead-dates"), ("held_out", "held-out leads")):
-            current, proposed = auc[scope]["current"], auc[scope]["proposed"]
-            if current is not None and proposed is not None:
-                click.echo(f"ROC AUC on {label}: current {current:.3f}, proposed {proposed:.3f}")
+    evaluation = result.get("evaluation")
+    if evaluation:
+        for scope, label in (("held_out", "held-out leads"), ("all", "all lead-dates")):
+            row = evaluation["auc"][scope]
+            click.echo(
+                f"ROC AUC on {label}: current {_auc_text(row['current'])}, "
+                f"proposed {_auc_text(row['proposed'])}, regression {_auc_text(row['ceiling'])}"
+            )
     click.echo(f"proposed point tables and report in {out_dir}: {', '.join(result['files'])}, calibration.md")
+
+
+def _auc_text(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 @click.command("report")

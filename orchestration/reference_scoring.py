@@ -164,7 +164,8 @@ def score_with_pandas(
     leads["engagement_points"] = per_type.groupby("lead_id")["capped"].sum().reindex(leads.index).fillna(0.0)
     event_score = (per_type["capped"].round(6) * weights.get("engagement_points", 0.0)).round(6)
     leads["event_score"] = event_score.groupby(per_type["lead_id"]).sum().reindex(leads.index).fillna(0.0)
-    engaging = worth[worth["event_type"].map(points["points"].astype(float)) > 0]
+    staged = points["buying_stage"] != "none"
+    engaging = events[events["event_type"].map(staged).fillna(False).astype(bool)]
     leads["days_since_activity"] = engaging.groupby("lead_id")["age_days"].min().reindex(leads.index)
     levels = _band_lookup(
         leads["engagement_points"],

@@ -62,10 +62,12 @@ email_domains as (
 
 ),
 
+-- Activity: an event of a type that signals a buying stage (what the lead did, whatever its points: a type
+-- whose points are 0 or negative is still activity); sends, bounces and unsubscribes are not.
 engaging_event_types as (
 
     select event_type from {{ ref('engagement_event_points') }}
-    where points > 0
+    where buying_stage <> 'none'
 
 ),
 

@@ -86,10 +86,11 @@ events as (
 ),
 per_type as (
     select e.lead_id, e.event_type, any_value(ep.points) as points, any_value(ep.cap_points) as cap_points,
+        any_value(ep.buying_stage) as buying_stage,
         sum(ep.points * power(0.5, e.age_days / ep.half_life_days)) as decayed,
         min(e.age_days) as min_age
     from events e join point_tables.engagement_event_points ep on ep.event_type = e.event_type
-    where ep.points <> 0
+    where ep.points <> 0 or ep.buying_stage <> 'none'
     group by all
 ),
 capped as (
@@ -97,9 +98,10 @@ capped as (
     from per_type
 ),
 engagement as (
-    select c.lead_id, sum(c.capped) as engagement_points,
-        sum(cast(cast(c.capped as decimal(18, 6)) * w.w_engagement_points as decimal(18, 6))) as event_score,
-        min(c.min_age) filter (where c.points > 0) as days_since_activity
+    select c.lead_id, sum(c.capped) filter (where c.points <> 0) as engagement_points,
+        sum(cast(cast(c.capped as decimal(18, 6)) * w.w_engagement_points as decimal(18, 6)))
+            filter (where c.points <> 0) as event_score,
+        min(c.min_age) filter (where c.buying_stage <> 'none') as days_since_activity
     from capped c cross join w group by c.lead_id
 ),
 event_counts as (
