@@ -119,15 +119,17 @@ SENIORITY_FIT: dict[str, float] = {
     "student": -1.5,
 }
 
-LEAD_SOURCES: tuple[tuple[str, float], ...] = (
-    ("organic_search", 28),
-    ("paid_search", 15),
-    ("social", 12),
-    ("referral", 8),
-    ("event", 7),
-    ("partner", 6),
-    ("direct", 14),
-    ("email_campaign", 10),
+# source, weight, hidden fit contribution. The default point tables do not score the lead source, so a
+# calibration has something real to find: referrals, partners and events bring buyers, social clicks do not.
+LEAD_SOURCES: tuple[tuple[str, float, float], ...] = (
+    ("organic_search", 28, 0.0),
+    ("paid_search", 15, -0.2),
+    ("social", 12, -0.8),
+    ("referral", 8, 1.0),
+    ("event", 7, 0.6),
+    ("partner", 6, 0.8),
+    ("direct", 14, 0.2),
+    ("email_campaign", 10, -0.4),
 )
 
 FREE_MAIL_DOMAINS: tuple[str, ...] = (
@@ -232,8 +234,8 @@ SIZE_FIT_SQL = """CASE
     WHEN employees >= 10 THEN 0.0
     ELSE -0.6 END"""
 
-# fit = industry fit + size fit + country fit + seniority fit + email-kind fit   (typical range -5 .. 4)
-FIT_FORMULA = "industry_fit + size_fit + country_fit + seniority_fit + email_fit"
+# fit = industry fit + size fit + country fit + seniority fit + email-kind fit + source fit (typical -5 .. 5)
+FIT_FORMULA = "industry_fit + size_fit + country_fit + seniority_fit + email_fit + source_fit"
 # behaviour from the lead's realised events (typical range 0 .. 6)
 BEHAVIOUR_FORMULA = """1.6 * least(n_demo_request, 2)
     + 1.2 * least(n_trial_start, 2)
@@ -401,6 +403,7 @@ def _leads_plan_sql(leads: int, n_companies: int, end_s: int) -> str:
     seniority = _lookup("job_title", {t[0]: t[2] for t in JOB_TITLES}, "'unknown'")
     seniority_fit = _lookup("seniority", dict(SENIORITY_FIT), "0.0")
     email_fit = _lookup("email_kind", dict(EMAIL_KIND_FIT), "0.0")
+    source_fit = _lookup("lead_source", {s[0]: s[2] for s in LEAD_SOURCES}, "0.0")
     size_fit = SIZE_FIT_SQL.replace("employees", "c.employees")
     return f"""
     CREATE TABLE plan AS
@@ -426,13 +429,14 @@ def _leads_plan_sql(leads: int, n_companies: int, end_s: int) -> str:
                  WHEN u_mail < 0.13 THEN {_pick("u_mail_domain", FREE_MAIL_DOMAINS)}
                  ELSE c.domain END AS mail_domain,
             nullif({_weighted("u_title", [(t[0], t[1]) for t in JOB_TITLES])}, '') AS job_title,
-            {_weighted("u_source", LEAD_SOURCES)} AS lead_source,
+            {_weighted("u_source", [(s[0], s[1]) for s in LEAD_SOURCES])} AS lead_source,
             {industry_fit} AS industry_fit, {country_fit} AS country_fit, {size_fit} AS size_fit
         FROM draws d JOIN companies c USING (company_no)
     ), scored AS (
         SELECT *, {seniority} AS seniority FROM people
     ), fitted AS (
-        SELECT *, {seniority_fit} AS seniority_fit, {email_fit} AS email_fit FROM scored
+        SELECT *, {seniority_fit} AS seniority_fit, {email_fit} AS email_fit, {source_fit} AS source_fit
+        FROM scored
     )
     SELECT
         row_number() OVER (ORDER BY created_s, i) AS lead_no,  -- lead ids follow creation order

@@ -329,7 +329,7 @@ def _negative_points(
     notes: list[str],
 ) -> dict[str, pd.DataFrame]:
     """Negative rules (negative_rules and the negative-dimension property rules) with learned points; a rule
-    that fired too rarely to learn from keeps its points."""
+    whose leads convert more gets 0, one that fired too rarely to learn from keeps its points."""
     weight = weight_of.get("negative", 0.0)
     learned = {e.rule_key: e for e in design.negatives}
     rules = current["lead_property_rules"]
@@ -340,6 +340,10 @@ def _negative_points(
     for table in tables.values():
         for i, row in table.iterrows():
             encoding = learned.get(row["rule_key"])
+            if row["rule_key"] in design.positive_negatives:
+                notes.append(f"negative rule {row['rule_key']}: its leads convert more, not less: 0 points")
+                table.loc[i, "points"] = "0"
+                continue
             if encoding is None:
                 notes.append(
                     f"negative rule {row['rule_key']}: too few lead-dates to learn from, points kept"
