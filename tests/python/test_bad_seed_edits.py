@@ -24,25 +24,52 @@ def loaded(tmp_path: Path, leadscore: CliRunner) -> CliRunner:
 
 
 def test_non_numeric_points_name_file_line_and_column(project: Project, loaded: CliRunner):
-    edit_seed(
-        project, "fit_industry_points", "retail,Retail and e-commerce,8", "retail,Retail and e-commerce,eight"
-    )
+    edit_seed(project, "lead_property_rules", "industry,8,Retail", "industry,eight,Retail")
     failed = loaded("build", "--as-of", AS_OF, check=False)
     assert failed.returncode == 1
-    assert "fit_industry_points.csv line 3, column points" in failed.stderr
+    assert "lead_property_rules.csv line 3, column points" in failed.stderr
     assert "eight" in failed.stderr
 
 
-# Seven bad edits, each in another point table, made together: one build must fail on every one of them and name
-# each seed's offending row under that seed's failed test (one build instead of seven: dbt runs every seed test
+def test_invalid_pattern_names_the_seed_row(project: Project, loaded: CliRunner):
+    edit_seed(
+        project,
+        "lead_property_rules",
+        "director,job_title,pattern,director,",
+        "director,job_title,pattern,(director,",
+    )
+    failed = loaded("build", "--as-of", AS_OF, check=False)
+    assert failed.returncode == 1
+    assert (
+        "lead_property_rules.csv line 24, column match_values: '(director' is not a valid regular expression"
+        in (failed.stderr)
+    )
+
+
+# Bad edits, several point tables at once: one build must fail on every one of them and name each seed's
+# offending row under that seed's failed test (one build instead of one per edit: dbt runs every seed test
 # even when others fail, and the failure message lists them all).
 SEMANTIC_EDITS = {
-    # bands that overlap: mid_market now starts at 90, inside micro [0, 100)
-    "overlapping-bands": (
-        "fit_company_size_bands",
-        "mid_market,100,501,15",
-        "mid_market,90,501,15",
-        ["fit_company_size_bands", "band_key=micro", "overlaps"],
+    # a range rule whose min is above its max
+    "inverted-range": (
+        "lead_property_rules",
+        "mid_market,employee_count,range,,100,501,",
+        "mid_market,employee_count,range,,600,501,",
+        ["lead_property_rules_values_fit_the_match_kind", "rule_key=mid_market"],
+    ),
+    # a rule on a column the loaded leads do not have
+    "missing-column": (
+        "lead_property_rules",
+        "retail,industry,equals,retail,",
+        "retail,sector,equals,retail,",
+        ["names_lead_property_lead_property_rules_property", "rule_key=retail", "property=sector"],
+    ),
+    # a rule counting in a dimension score_weights does not have
+    "unknown-dimension": (
+        "lead_property_rules",
+        ",1,geography,10,Primary market zone",
+        ",1,geographie,10,Primary market zone",
+        ["lead_property_rules_dimension", "geographie"],
     ),
     # a gap between bands
     "gapped-bands": (
@@ -60,10 +87,10 @@ SEMANTIC_EDITS = {
     ),
     # a duplicate key
     "duplicate-key": (
-        "fit_geo_zones",
-        "DE,secondary",
-        "FR,secondary",
-        ["unique_fit_geo_zones_country_code", "unique_field=FR"],
+        "lead_property_rules",
+        "cfo,job_title,pattern",
+        "ceo,job_title,pattern",
+        ["unique_lead_property_rules_rule_key", "unique_field=ceo"],
     ),
     # a negative rule on an event type that does not exist
     "unknown-event-type": (

@@ -161,41 +161,65 @@ def test_backtest_measures_conversions_after_each_score_date(backtested):
 def calibrated(backtested: tuple[Warehouse, str]) -> tuple[Warehouse, Path, str]:
     warehouse, _ = backtested
     out = warehouse.root / "calibration"
-    completed = warehouse.run("calibrate", "--out", str(out))
+    completed = warehouse.run(
+        "calibrate",
+        "--from",
+        SCORE_DATES[0].isoformat(),
+        "--to",
+        SCORE_DATES[-1].isoformat(),
+        "--every",
+        "30",
+        "--window",
+        str(WINDOW),
+        "--as-of",
+        END_DATE,
+        "--out",
+        str(out),
+    )
     return warehouse, out, completed.stdout
 
 
-def test_calibrated_points_beat_the_default_tables_on_the_backtest(calibrated):
+def test_calibration_learns_what_the_defaults_miss_and_beats_them_on_held_out_leads(calibrated):
     warehouse, out, stdout = calibrated
     result = json.loads((out / "calibration.json").read_text())
-    assert "ROC AUC on all lead-dates" in stdout
+    assert "ROC AUC on held-out leads" in stdout
+    # Its own backtest scored the same lead-dates as `leadscore backtest` did with the same tables.
     summary = warehouse.query("select * from marts.backtest_summary").iloc[0]
-    auc = result["auc"]
+    auc = result["evaluation"]["auc"]
     assert auc["all"]["lead_dates"] == summary["observations"]
     assert auc["all"]["current"] == pytest.approx(summary["roc_auc"])
-    # Demo conversions come from a hidden propensity the default tables only approximate: the points the
-    # backtest proposes must rank the same lead-dates better (re-scored by the real build in a sandbox).
-    assert auc["all"]["proposed"] > auc["all"]["current"] + 0.01
-    assert auc["held_out"]["lead_dates"] > 0 and auc["held_out"]["proposed"] is not None
+    # Demo conversions come from a hidden propensity the default tables only approximate (the lead source
+    # counts and they do not score it): the proposed tables, re-scored by the real build, rank the leads the
+    # fit never saw better, and within 5 % of the regression they come from.
+    held_out = auc["held_out"]
+    assert held_out["conversions"] >= 20
+    assert held_out["proposed"] > held_out["current"]
+    assert held_out["proposed"] >= 0.95 * held_out["ceiling"]
 
-    # The proposal is in the seeds' own format: same columns, same rows, only points (and caps) changed.
+    # Complete seed CSVs in the seeds' own columns, with rules the defaults lack.
     seeds = warehouse.project.dir / "seeds"
     for name in result["files"]:
         current = pd.read_csv(seeds / name, dtype=str, keep_default_na=False)
         proposed = pd.read_csv(out / name, dtype=str, keep_default_na=False)
-        assert list(proposed.columns) == list(current.columns)
-        kept = [c for c in current.columns if c not in ("points", "cap_points")]
-        assert proposed[kept].equals(current[kept]), name
-        assert (proposed["points"] != current["points"]).any(), name
-    points = {(row["seed"], row["key"]): row["proposed"] for row in result["tables"]}
-    # What the hidden propensity rewards: the served zones over the outside, decisive events over sends.
-    assert points[("fit_zone_points", "primary")] > points[("fit_zone_points", "outside")] == 0
-    assert (
-        points[("engagement_event_points", "trial_start")]
-        > points[("engagement_event_points", "email_click")]
+        assert list(proposed.columns) == list(current.columns), name
+    rules = pd.read_csv(out / "lead_property_rules.csv", dtype=str, keep_default_na=False)
+    sources = rules[rules["property"] == "lead_source"]
+    assert {"blank", "otherwise"} <= set(sources["match_kind"]) and (
+        sources["match_kind"] == "equals"
+    ).sum() >= 6
+    assert (rules["property"] == "job_title").sum() > 10  # the titles the data has, not only the patterns
+    weights = pd.read_csv(out / "score_weights.csv", dtype=str, keep_default_na=False).set_index(
+        "component_key"
     )
-    assert points[("engagement_event_points", "email_sent")] == 0
-    assert "## Backtest ROC AUC" in (out / "calibration.md").read_text()
+    assert weights.loc["lead_source", "weight_group"] == "adjustment"
+    assert float(weights.loc["engagement_points", "weight"]) == 1
+    events = pd.read_csv(out / "engagement_event_points.csv", dtype=str, keep_default_na=False)
+    points = events.set_index("event_type")["points"].astype(float)
+    assert points["email_sent"] == 0  # no buying stage: not engagement
+    assert points["demo_request"] > points["email_open"]  # what the hidden propensity rewards
+    report = (out / "calibration.md").read_text()
+    for section in ("## ROC AUC", "## Calibration", "## Conversion by proposed tier", "## How to adopt"):
+        assert section in report
 
 
 CHARTS = (
@@ -238,7 +262,8 @@ def test_adopting_the_calibration_and_the_report_in_a_real_browser(calibrated):
     impact = json.loads(
         warehouse.run("impact", "--base", "HEAD", "--format", "json", "--backtest-dates", "1").stdout
     )
-    assert set(impact["seeds_changed"]) == {p.stem for p in out.glob("*.csv")}
+    assert "lead_property_rules" in impact["seeds_changed"]
+    assert set(impact["seeds_changed"]) <= {p.stem for p in out.glob("*.csv")}
     assert impact["tier"]["changed"] > 0
 
     report = warehouse.root / "report.html"

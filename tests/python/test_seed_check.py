@@ -51,19 +51,44 @@ def test_repository_seeds_pass() -> None:
 
 
 def test_non_numeric_points(project: Path) -> None:
-    edit(project, "fit_company_size_bands", "upper_mid_market,501,1001,10", "upper_mid_market,501,1001,ten")
+    edit(project, "engagement_levels", "medium,15,50,10", "medium,15,50,ten")
     assert problems_of(project) == [
-        "seeds/fit_company_size_bands.csv line 4, column points: 'ten' is not a decimal(10,4)"
+        "seeds/engagement_levels.csv line 3, column points: 'ten' is not a decimal(10,4)"
     ]
 
 
+def test_invalid_regular_expression(project: Path) -> None:
+    edit(
+        project,
+        "lead_property_rules",
+        "manager,job_title,pattern,manager,",
+        "manager,job_title,pattern,manager[,",
+    )
+    (problem,) = problems_of(project)
+    assert problem.startswith(
+        "seeds/lead_property_rules.csv line 25, column match_values: 'manager[' is not a valid regular expression ("
+    )
+
+
+def test_lookahead_is_refused_where_duckdb_cannot_compile_it(project: Path) -> None:
+    # Python's re accepts a look-ahead; DuckDB's RE2, which scores the rules, does not.
+    edit(
+        project,
+        "lead_property_rules",
+        "manager,job_title,pattern,manager,",
+        "manager,job_title,pattern,man(?=ager),",
+    )
+    (problem,) = problems_of(project)
+    assert "'man(?=ager)' is not a valid regular expression" in problem and "perl operator" in problem
+
+
 def test_extra_column(project: Path) -> None:
-    path = project / "seeds" / "fit_zone_points.csv"
+    path = project / "seeds" / "buying_stages.csv"
     lines = path.read_text().splitlines()
     path.write_text("\n".join([lines[0] + ",comment", *(line + ",x" for line in lines[1:])]) + "\n")
     problems = problems_of(project)
     assert len(problems) == 1
-    assert problems[0].startswith("seeds/fit_zone_points.csv line 1, column comment: unexpected column")
+    assert problems[0].startswith("seeds/buying_stages.csv line 1, column comment: unexpected column")
 
 
 def test_missing_column(project: Path) -> None:
@@ -83,9 +108,9 @@ def test_too_many_fields_on_a_row(project: Path) -> None:
 
 
 def test_too_few_fields_on_a_row(project: Path) -> None:
-    edit(project, "fit_geo_zones", "BE,primary", "BE")
+    edit(project, "negative_email_domains", "googlemail.com,free_mail_domain", "googlemail.com")
     assert problems_of(project) == [
-        "seeds/fit_geo_zones.csv line 3, column zone_key: too few fields (1 fields, the header has 2)"
+        "seeds/negative_email_domains.csv line 3, column rule_key: too few fields (1 fields, the header has 2)"
     ]
 
 
@@ -105,25 +130,29 @@ def test_declared_seed_without_csv(project: Path) -> None:
 
 
 def test_every_problem_is_listed(project: Path) -> None:
+    edit(project, "lead_property_rules", ",2,industry,8,Retail", ",two,industry,eight,Retail")
     edit(
-        project, "fit_industry_points", "retail,Retail and e-commerce,8", "retail,Retail and e-commerce,eight"
-    )
-    edit(project, "fit_company_size_bands", "micro,0,100,5", "micro,zero,100,5")
-    edit(project, "fit_company_size_bands", "enterprise,1001,,5", "enterprise,1001,,5.5")  # still valid
+        project,
+        "lead_property_rules",
+        "enterprise,employee_count,range,,1001,,4,company_size,5,",
+        "enterprise,employee_count,range,,1001,,4,company_size,5.5,",
+    )  # still valid
+    edit(project, "engagement_levels", "low,0,15,0", "low,zero,15,0")
     edit(project, "rfm_segments", "champions,1,4,5", "champions,1.5,4,5")
     problems = problems_of(project)
     assert problems == [
-        "seeds/fit_company_size_bands.csv line 2, column min_employees: 'zero' is not an integer",
-        "seeds/fit_industry_points.csv line 3, column points: 'eight' is not a decimal(10,4)",
+        "seeds/engagement_levels.csv line 2, column min_engagement_points: 'zero' is not a decimal(10,4)",
+        "seeds/lead_property_rules.csv line 3, column match_priority: 'two' is not an integer",
+        "seeds/lead_property_rules.csv line 3, column points: 'eight' is not a decimal(10,4)",
         "seeds/rfm_segments.csv line 2, column match_priority: '1.5' is not an integer",
     ]
 
 
 def test_decimal_precision_and_rounding(project: Path) -> None:
     edit(project, "score_weights", "industry,base,0.25", "industry,base,0.33333")
-    edit(project, "fit_zone_points", "primary,Primary market zone,10", "primary,Primary market zone,1234567")
+    edit(project, "lead_property_rules", ",1,geography,10,Primary", ",1,geography,1234567,Primary")
     assert problems_of(project) == [
-        "seeds/fit_zone_points.csv line 2, column points: '1234567' is out of range for decimal(10,4) "
+        "seeds/lead_property_rules.csv line 10, column points: '1234567' is out of range for decimal(10,4) "
         "(at most 6 digits before the decimal point)",
         "seeds/score_weights.csv line 2, column weight: '0.33333' has more than 4 decimals for decimal(10,4) "
         "(it would be rounded)",
@@ -131,27 +160,32 @@ def test_decimal_precision_and_rounding(project: Path) -> None:
 
 
 def test_empty_values_are_allowed(project: Path) -> None:
-    edit(project, "fit_industry_points", "technology,Technology and software,10", "technology,,")
+    edit(
+        project,
+        "lead_property_rules",
+        "technology,,,1,industry,10,Technology and software",
+        "technology,,,,industry,,",
+    )
     check_seeds(project)
 
 
 def test_quoted_multiline_value_and_blank_line_keep_physical_line_numbers(project: Path) -> None:
-    path = project / "seeds" / "fit_industry_points.csv"
+    path = project / "seeds" / "buying_stages.csv"
     path.write_text(
-        "industry_key,industry_label,points\n"
-        'technology,"Technology,\nand software",10\n'  # lines 2-3
+        "stage_key,stage_order,description\n"
+        'none,0,"No buying,\nsignal"\n'  # lines 2-3
         "\n"  # line 4, ignored
-        "retail,Retail,x\n"  # line 5
+        "discovery,x,Researching\n"  # line 5
     )
     assert problems_of(project) == [
-        "seeds/fit_industry_points.csv line 5, column points: 'x' is not a decimal(10,4)"
+        "seeds/buying_stages.csv line 5, column stage_order: 'x' is not an integer"
     ]
 
 
 def test_duplicated_header_column(project: Path) -> None:
-    edit(project, "fit_geo_zones", "country_code,zone_key", "country_code,zone_key,zone_key")
+    edit(project, "negative_email_domains", "email_domain,rule_key", "email_domain,rule_key,rule_key")
     (problem, *others) = problems_of(project)
-    assert problem == "seeds/fit_geo_zones.csv line 1, column zone_key: duplicated column"
+    assert problem == "seeds/negative_email_domains.csv line 1, column rule_key: duplicated column"
     assert others and all("too few fields" in other for other in others)
 
 
@@ -162,16 +196,18 @@ def test_unterminated_quote(project: Path) -> None:
 
 
 def test_invalid_utf8(project: Path) -> None:
-    path = project / "seeds" / "fit_zone_points.csv"
-    path.write_bytes(path.read_bytes().replace(b"Outside the served area", b"Hors zone desservie \xe9"))
+    path = project / "seeds" / "score_tiers.csv"
+    path.write_bytes(path.read_bytes().replace(b"Low potential", b"Potentiel faible \xe9"))
     assert problems_of(project) == [
-        "seeds/fit_zone_points.csv line 4: invalid UTF-8 (invalid continuation byte); save the file as UTF-8"
+        "seeds/score_tiers.csv line 4: invalid UTF-8 (invalid continuation byte); save the file as UTF-8"
     ]
 
 
 def test_empty_seed_file(project: Path) -> None:
-    (project / "seeds" / "fit_geo_zones.csv").write_text("")
-    assert problems_of(project) == ["seeds/fit_geo_zones.csv line 1: empty file (a header line is required)"]
+    (project / "seeds" / "negative_email_domains.csv").write_text("")
+    assert problems_of(project) == [
+        "seeds/negative_email_domains.csv line 1: empty file (a header line is required)"
+    ]
 
 
 def test_folder_level_column_types_are_inherited_and_disabled_seeds_skipped(project: Path) -> None:
