@@ -123,13 +123,13 @@ SENIORITY_FIT: dict[str, float] = {
 # calibration has something real to find: referrals, partners and events bring buyers, social clicks do not.
 LEAD_SOURCES: tuple[tuple[str, float, float], ...] = (
     ("organic_search", 28, 0.0),
-    ("paid_search", 15, -0.2),
-    ("social", 12, -0.8),
-    ("referral", 8, 1.0),
-    ("event", 7, 0.6),
-    ("partner", 6, 0.8),
-    ("direct", 14, 0.2),
-    ("email_campaign", 10, -0.4),
+    ("paid_search", 15, -0.5),
+    ("social", 12, -1.5),
+    ("referral", 8, 2.0),
+    ("event", 7, 1.0),
+    ("partner", 6, 1.5),
+    ("direct", 14, 0.3),
+    ("email_campaign", 10, -0.8),
 )
 
 FREE_MAIL_DOMAINS: tuple[str, ...] = (

@@ -95,7 +95,9 @@ matches as (
         )
         or (
             rules.match_kind = 'in_list'
-            and position('|' || property_values.folded_value || '|' in '|' || rules.value_list || '|') > 0
+            and {{ dbt.position(
+                "'|' || property_values.folded_value || '|'", "'|' || rules.value_list || '|'"
+            ) }} > 0
         )
         or (rules.match_kind = 'pattern' and {{ regexp_found('property_values.folded_value', 'rules.pattern') }})
         or (
