@@ -29,6 +29,12 @@ def edit(project: Path, seed: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+def append_rows(project: Path, seed: str, rows: str) -> None:
+    """Append CSV rows to a seed."""
+    path = project / "seeds" / f"{seed}.csv"
+    path.write_text(path.read_text(encoding="utf-8") + rows, encoding="utf-8")
+
+
 def edit_project(project: Path, change: callable) -> None:
     """Apply `change` to the parsed dbt_project.yml and write it back."""
     path = project / "dbt_project.yml"
@@ -51,19 +57,19 @@ def test_repository_seeds_pass() -> None:
 
 
 def test_non_numeric_points(project: Path) -> None:
-    edit(project, "fit_company_size_bands", "upper_mid_market,501,1001,10", "upper_mid_market,501,1001,ten")
+    edit(project, "lead_property_rules", ",501,1001,3,company_size,10,", ",501,1001,3,company_size,ten,")
     assert problems_of(project) == [
-        "seeds/fit_company_size_bands.csv line 4, column points: 'ten' is not a decimal(10,4)"
+        "seeds/lead_property_rules.csv line 7, column points: 'ten' is not a decimal(10,4)"
     ]
 
 
 def test_extra_column(project: Path) -> None:
-    path = project / "seeds" / "fit_zone_points.csv"
+    path = project / "seeds" / "engagement_levels.csv"
     lines = path.read_text().splitlines()
     path.write_text("\n".join([lines[0] + ",comment", *(line + ",x" for line in lines[1:])]) + "\n")
     problems = problems_of(project)
     assert len(problems) == 1
-    assert problems[0].startswith("seeds/fit_zone_points.csv line 1, column comment: unexpected column")
+    assert problems[0].startswith("seeds/engagement_levels.csv line 1, column comment: unexpected column")
 
 
 def test_missing_column(project: Path) -> None:
@@ -83,9 +89,9 @@ def test_too_many_fields_on_a_row(project: Path) -> None:
 
 
 def test_too_few_fields_on_a_row(project: Path) -> None:
-    edit(project, "fit_geo_zones", "BE,primary", "BE")
+    edit(project, "negative_email_domains", "googlemail.com,free_mail_domain", "googlemail.com")
     assert problems_of(project) == [
-        "seeds/fit_geo_zones.csv line 3, column zone_key: too few fields (1 fields, the header has 2)"
+        "seeds/negative_email_domains.csv line 3, column rule_key: too few fields (1 fields, the header has 2)"
     ]
 
 
@@ -105,25 +111,23 @@ def test_declared_seed_without_csv(project: Path) -> None:
 
 
 def test_every_problem_is_listed(project: Path) -> None:
-    edit(
-        project, "fit_industry_points", "retail,Retail and e-commerce,8", "retail,Retail and e-commerce,eight"
-    )
-    edit(project, "fit_company_size_bands", "micro,0,100,5", "micro,zero,100,5")
-    edit(project, "fit_company_size_bands", "enterprise,1001,,5", "enterprise,1001,,5.5")  # still valid
+    edit(project, "lead_property_rules", ",2,industry,8,", ",2,industry,eight,")
+    edit(project, "lead_property_rules", "micro,employee_count,range,,0,", "micro,employee_count,range,,zero,")
+    edit(project, "lead_property_rules", ",1001,,4,company_size,5,", ",1001,,4,company_size,5.5,")  # still valid
     edit(project, "rfm_segments", "champions,1,4,5", "champions,1.5,4,5")
     problems = problems_of(project)
     assert problems == [
-        "seeds/fit_company_size_bands.csv line 2, column min_employees: 'zero' is not an integer",
-        "seeds/fit_industry_points.csv line 3, column points: 'eight' is not a decimal(10,4)",
+        "seeds/lead_property_rules.csv line 3, column points: 'eight' is not a decimal(10,4)",
+        "seeds/lead_property_rules.csv line 5, column min_value: 'zero' is not a decimal(18,4)",
         "seeds/rfm_segments.csv line 2, column match_priority: '1.5' is not an integer",
     ]
 
 
 def test_decimal_precision_and_rounding(project: Path) -> None:
     edit(project, "score_weights", "industry,base,0.25", "industry,base,0.33333")
-    edit(project, "fit_zone_points", "primary,Primary market zone,10", "primary,Primary market zone,1234567")
+    edit(project, "lead_property_rules", ",1,industry,10,", ",1,industry,1234567,")
     assert problems_of(project) == [
-        "seeds/fit_zone_points.csv line 2, column points: '1234567' is out of range for decimal(10,4) "
+        "seeds/lead_property_rules.csv line 2, column points: '1234567' is out of range for decimal(10,4) "
         "(at most 6 digits before the decimal point)",
         "seeds/score_weights.csv line 2, column weight: '0.33333' has more than 4 decimals for decimal(10,4) "
         "(it would be rounded)",
@@ -131,27 +135,27 @@ def test_decimal_precision_and_rounding(project: Path) -> None:
 
 
 def test_empty_values_are_allowed(project: Path) -> None:
-    edit(project, "fit_industry_points", "technology,Technology and software,10", "technology,,")
+    edit(project, "lead_property_rules", ",1,industry,10,Technology and software", ",,industry,,")
     check_seeds(project)
 
 
 def test_quoted_multiline_value_and_blank_line_keep_physical_line_numbers(project: Path) -> None:
-    path = project / "seeds" / "fit_industry_points.csv"
+    path = project / "seeds" / "buying_stages.csv"
     path.write_text(
-        "industry_key,industry_label,points\n"
-        'technology,"Technology,\nand software",10\n'  # lines 2-3
+        "stage_key,stage_order,description\n"
+        'discovery,1,"Researching,\nand reading"\n'  # lines 2-3
         "\n"  # line 4, ignored
-        "retail,Retail,x\n"  # line 5
+        "evaluation,x,Comparing\n"  # line 5
     )
     assert problems_of(project) == [
-        "seeds/fit_industry_points.csv line 5, column points: 'x' is not a decimal(10,4)"
+        "seeds/buying_stages.csv line 5, column stage_order: 'x' is not an integer"
     ]
 
 
 def test_duplicated_header_column(project: Path) -> None:
-    edit(project, "fit_geo_zones", "country_code,zone_key", "country_code,zone_key,zone_key")
+    edit(project, "negative_email_domains", "email_domain,rule_key", "email_domain,rule_key,rule_key")
     (problem, *others) = problems_of(project)
-    assert problem == "seeds/fit_geo_zones.csv line 1, column zone_key: duplicated column"
+    assert problem == "seeds/negative_email_domains.csv line 1, column rule_key: duplicated column"
     assert others and all("too few fields" in other for other in others)
 
 
@@ -162,16 +166,18 @@ def test_unterminated_quote(project: Path) -> None:
 
 
 def test_invalid_utf8(project: Path) -> None:
-    path = project / "seeds" / "fit_zone_points.csv"
-    path.write_bytes(path.read_bytes().replace(b"Outside the served area", b"Hors zone desservie \xe9"))
+    path = project / "seeds" / "buying_stages.csv"
+    path.write_bytes(path.read_bytes().replace(b"Ready to buy", b"Pr\xeat \xe0 acheter"))
     assert problems_of(project) == [
-        "seeds/fit_zone_points.csv line 4: invalid UTF-8 (invalid continuation byte); save the file as UTF-8"
+        "seeds/buying_stages.csv line 5: invalid UTF-8 (invalid continuation byte); save the file as UTF-8"
     ]
 
 
 def test_empty_seed_file(project: Path) -> None:
-    (project / "seeds" / "fit_geo_zones.csv").write_text("")
-    assert problems_of(project) == ["seeds/fit_geo_zones.csv line 1: empty file (a header line is required)"]
+    (project / "seeds" / "negative_email_domains.csv").write_text("")
+    assert problems_of(project) == [
+        "seeds/negative_email_domains.csv line 1: empty file (a header line is required)"
+    ]
 
 
 def test_folder_level_column_types_are_inherited_and_disabled_seeds_skipped(project: Path) -> None:
@@ -227,3 +233,23 @@ def test_column_checkers(declared: str, valid: list[str], invalid: list[str]) ->
     assert checker is not None
     assert [v for v in valid if checker(v)] == []
     assert [v for v in invalid if not checker(v)] == []
+
+
+def test_invalid_event_rule_pattern_names_the_row(project: Path) -> None:
+    append_rows(
+        project,
+        "engagement_event_points",
+        "pricing_page,page_view,url,pricing,1,evaluation,5,25,30,Pricing pages\n"
+        "careers_page,page_view,url,(careers,2,none,-2,-6,30,An unclosed group\n",
+    )
+    [problem] = problems_of(project)
+    assert problem.startswith(
+        "seeds/engagement_event_points.csv line 17, column match_values: '(careers' is not a valid regular"
+        " expression ("
+    ), problem
+
+
+def test_event_rule_without_pattern_is_not_checked(project: Path) -> None:
+    # A rule without a property has no pattern; a pattern Python and DuckDB both compile passes.
+    append_rows(project, "engagement_event_points", "careers_page,page_view,url,^/careers(/|$),2,none,-2,-6,30,Careers\n")
+    check_seeds(project)
