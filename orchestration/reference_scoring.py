@@ -18,6 +18,7 @@ import json
 import re
 import unicodedata
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -289,6 +290,10 @@ def _json_text(properties: str | None, name: str) -> str | None:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _found(pattern: re.Pattern[str], value: str | None) -> bool:
+    return value is not None and pattern.search(value) is not None
+
+
 def event_rules(events: pd.DataFrame, rules: pd.DataFrame) -> pd.Series:
     """The rule of engagement_event_points each event counts for (None when no rule takes it): the first
     rule of its type whose regular expression is found in its property (match_priority, empty last, then
@@ -299,9 +304,8 @@ def event_rules(events: pd.DataFrame, rules: pd.DataFrame) -> pd.Series:
     )
     for rule in narrowed.sort_values(["priority", "event_rule"]).itertuples(index=False):
         candidates = assigned.isna() & (events["event_type"] == rule.event_type)
-        pattern = re.compile(str(rule.match_values), re.IGNORECASE)
-        values = events.loc[candidates, "properties"].map(lambda text: _json_text(text, rule.property_name))
-        hits = values.map(lambda value: value is not None and pattern.search(value) is not None)
+        values = events.loc[candidates, "properties"].map(partial(_json_text, name=rule.property_name))
+        hits = values.map(partial(_found, re.compile(str(rule.match_values), re.IGNORECASE)))
         assigned[hits[hits].index] = rule.event_rule
     plain = rules[rules["property_name"].isna()].set_index("event_type")["event_rule"]
     return assigned.fillna(events["event_type"].map(plain))

@@ -319,8 +319,9 @@ def _check_row(
     return problems
 
 
-# Seeds whose rows may hold a regular expression: seed name -> (kind column, kind value, pattern column); a
-# row's pattern column holds one when its kind column has that value, or whenever it is filled (no kind column).
+# Seeds whose rows may hold a regular expression: seed name -> (kind column, kind value, pattern column). A
+# row's pattern column holds one when its kind column has that value, or whenever it is filled (no kind
+# column).
 PATTERN_COLUMNS: dict[str, tuple[str | None, str | None, str]] = {
     "lead_property_rules": ("match_kind", "pattern", "match_values"),
     "engagement_event_points": (None, None, "match_values"),

@@ -21,7 +21,13 @@ PLAIN_CONTENT_DOWNLOAD = "content_download,content_download,,,,discovery,5,25,60
 QUANTILE_BANDS = "".join(
     f"{dimension},{score},quantile,{low},{high}\n"
     for dimension in ("frequency", "monetary")
-    for score, low, high in ((1, "0", "0.2"), (2, "0.2", "0.4"), (3, "0.4", "0.6"), (4, "0.6", "0.8"), (5, "0.8", ""))
+    for score, low, high in (
+        (1, "0", "0.2"),
+        (2, "0.2", "0.4"),
+        (3, "0.4", "0.6"),
+        (4, "0.6", "0.8"),
+        (5, "0.8", ""),
+    )
 )
 
 

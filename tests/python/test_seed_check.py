@@ -112,8 +112,12 @@ def test_declared_seed_without_csv(project: Path) -> None:
 
 def test_every_problem_is_listed(project: Path) -> None:
     edit(project, "lead_property_rules", ",2,industry,8,", ",2,industry,eight,")
-    edit(project, "lead_property_rules", "micro,employee_count,range,,0,", "micro,employee_count,range,,zero,")
-    edit(project, "lead_property_rules", ",1001,,4,company_size,5,", ",1001,,4,company_size,5.5,")  # still valid
+    edit(
+        project, "lead_property_rules", "micro,employee_count,range,,0,", "micro,employee_count,range,,zero,"
+    )
+    edit(
+        project, "lead_property_rules", ",1001,,4,company_size,5,", ",1001,,4,company_size,5.5,"
+    )  # still valid
     edit(project, "rfm_segments", "champions,1,4,5", "champions,1.5,4,5")
     problems = problems_of(project)
     assert problems == [
@@ -251,5 +255,9 @@ def test_invalid_event_rule_pattern_names_the_row(project: Path) -> None:
 
 def test_event_rule_without_pattern_is_not_checked(project: Path) -> None:
     # A rule without a property has no pattern; a pattern Python and DuckDB both compile passes.
-    append_rows(project, "engagement_event_points", "careers_page,page_view,url,^/careers(/|$),2,none,-2,-6,30,Careers\n")
+    append_rows(
+        project,
+        "engagement_event_points",
+        "careers_page,page_view,url,^/careers(/|$),2,none,-2,-6,30,Careers\n",
+    )
     check_seeds(project)
