@@ -101,6 +101,13 @@ SEMANTIC_EDITS = {
         "pricing_page,page_view,url,,1,evaluation,5,25,30,No pattern\n" + LAST_EVENT_RULE,
         ["engagement_event_points_property_rules_complete", "event_rule=pricing_page"],
     ),
+    # a property name the engines' JSON paths cannot quote
+    "quoted-property-name": (
+        "engagement_event_points",
+        LAST_EVENT_RULE,
+        "quoted_key,page_view,it's,x,1,evaluation,5,25,30,A quote in the key\n" + LAST_EVENT_RULE,
+        ["engagement_event_points_property_rules_complete", "event_rule=quoted_key"],
+    ),
     # a rule that takes points while the lowest engagement level starts at 0: a lead below 0 gets no level
     "negative-points-without-open-level": (
         "engagement_levels",
