@@ -157,8 +157,8 @@ weighted as (
         rule_rows.decay_factor,
         rule_rows.cap_points,
         rule_rows.is_capped,
-        rule_rows.is_counted_in_total and weights.weight <> 0 as is_counted_in_total,
         weights.weight,
+        rule_rows.build_id,
         cast(
             case
                 when rule_rows.is_counted_in_total and weights.weight <> 0
@@ -167,7 +167,7 @@ weighted as (
             end
             as decimal(18, 6)
         ) as score_points,
-        rule_rows.build_id
+        rule_rows.is_counted_in_total and weights.weight <> 0 as is_counted_in_total
     from rule_rows
     left join weights on rule_rows.weight_key = weights.component_key
 

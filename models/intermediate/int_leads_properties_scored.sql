@@ -128,10 +128,22 @@ otherwise as (
 
 fired as (
 
-    select property_name, value_key, dimension_key, rule_key, points from matches
+    select
+        property_name,
+        value_key,
+        dimension_key,
+        rule_key,
+        points
+    from matches
     where match_rank = 1
     union all
-    select property_name, value_key, dimension_key, rule_key, points from otherwise
+    select
+        property_name,
+        value_key,
+        dimension_key,
+        rule_key,
+        points
+    from otherwise
 
 ),
 
