@@ -91,16 +91,15 @@ type_ruled as (
 ),
 
 -- Events of a type with property rules, with the value of each property their type's rules read (the JSON
--- properties stay in staging: only these events read them).
+-- properties stay in staging: only these events read them). An event is known by its lineage key.
+{%- set event_columns = ['lead_id', 'occurred_at', 'source_file', 'source_line', 'loaded_at'] %}
 property_events as (
 
     select
-        events.lead_id,
+        {%- for column in event_columns %}
+        events.{{ column }},
+        {%- endfor %}
         events.event_type,
-        events.occurred_at,
-        events.source_file,
-        events.source_line,
-        events.loaded_at,
         staged.properties
     from events
     inner join {{ ref('stg_raw__events') }} as staged
@@ -115,11 +114,9 @@ property_events as (
 event_properties as (
 
     select
-        property_events.lead_id,
-        property_events.occurred_at,
-        property_events.source_file,
-        property_events.source_line,
-        property_events.loaded_at,
+        {%- for column in event_columns %}
+        property_events.{{ column }},
+        {%- endfor %}
         property_events.event_type,
         rule_properties.property_name,
         {{ json_extract_text_by_name('property_events.properties', 'rule_properties.property_name') }}
@@ -163,11 +160,9 @@ value_matches as (
 candidates as (
 
     select
-        event_properties.lead_id,
-        event_properties.occurred_at,
-        event_properties.source_file,
-        event_properties.source_line,
-        event_properties.loaded_at,
+        {%- for column in event_columns %}
+        event_properties.{{ column }},
+        {%- endfor %}
         value_matches.event_rule,
         0 as is_type_rule,
         value_matches.match_priority
@@ -181,11 +176,9 @@ candidates as (
     union all
 
     select
-        property_events.lead_id,
-        property_events.occurred_at,
-        property_events.source_file,
-        property_events.source_line,
-        property_events.loaded_at,
+        {%- for column in event_columns %}
+        property_events.{{ column }},
+        {%- endfor %}
         rules.event_rule,
         1 as is_type_rule,
         rules.match_priority

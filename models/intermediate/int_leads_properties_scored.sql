@@ -128,21 +128,14 @@ otherwise as (
 
 fired as (
 
+    {%- set fired_columns = ['property_name', 'value_key', 'dimension_key', 'rule_key', 'points'] %}
     select
-        property_name,
-        value_key,
-        dimension_key,
-        rule_key,
-        points
+        {{ fired_columns | join(',\n        ') }}
     from matches
     where match_rank = 1
     union all
     select
-        property_name,
-        value_key,
-        dimension_key,
-        rule_key,
-        points
+        {{ fired_columns | join(',\n        ') }}
     from otherwise
 
 ),

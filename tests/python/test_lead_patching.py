@@ -74,13 +74,23 @@ def add_activity_for_an_inactive_lead(warehouse: Path, day: Path) -> str:
     return lead_id
 
 
-def test_same_day_refresh_patches_changed_leads_only(project: Project, tmp_path: Path) -> None:
+def base_loaded(project: Project, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Demo data split by arrival, the base loaded into the project's warehouse: (warehouse, base, day)."""
     full_data, base, day = (tmp_path / name for name in ("full", "base", "day"))
-    warehouse = project.warehouse
-    leadscore(project, warehouse, "demo-data", "--leads", "400", "--seed", "11", "--out", str(full_data),
-              "--end-date", END)  # fmt: skip
+    leadscore(project, project.warehouse, "demo-data", "--leads", "400", "--seed", "11", "--out",
+              str(full_data), "--end-date", END)  # fmt: skip
     split_by_arrival(full_data, base, day)
-    leadscore(project, warehouse, "load", str(base))
+    leadscore(project, project.warehouse, "load", str(base))
+    return project.warehouse, base, day
+
+
+def rescored_leads(line: str) -> int:
+    """The number of leads a `lead tables: patched, N leads rescored (...)` line says were rescored."""
+    return int(line.split("patched, ")[1].split(" leads")[0].replace(",", ""))
+
+
+def test_same_day_refresh_patches_changed_leads_only(project: Project, tmp_path: Path) -> None:
+    warehouse, base, day = base_loaded(project, tmp_path)
     first = leadscore(project, warehouse, "build", "--as-of", END)
     assert lead_tables_line(first).startswith("lead tables: rebuilt"), first
 
@@ -101,7 +111,7 @@ def test_same_day_refresh_patches_changed_leads_only(project: Project, tmp_path:
     step = leadscore(project, warehouse, "build", "--as-of", END, "--accept-drift")
     line = lead_tables_line(step)
     assert line.startswith("lead tables: patched"), step
-    rescored = int(line.split("patched, ")[1].split(" leads")[0].replace(",", ""))
+    rescored = rescored_leads(line)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         scored = con.execute("SELECT count(*) FROM marts.lead_scores").fetchone()[0]
         still_inactive = con.execute(
@@ -143,12 +153,7 @@ def test_quantile_rfm_bands_rescore_every_customer_when_orders_arrive(
     # Quintile bands rank a customer among all customers: new orders move other customers' bands, so the
     # patch rescores every customer (int_leads_changed), and still equals a full rebuild.
     use_quantile_rfm_bands(project.dir / "seeds")
-    full_data, base, day = (tmp_path / name for name in ("full", "base", "day"))
-    warehouse = project.warehouse
-    leadscore(project, warehouse, "demo-data", "--leads", "400", "--seed", "11", "--out", str(full_data),
-              "--end-date", END)  # fmt: skip
-    split_by_arrival(full_data, base, day)
-    leadscore(project, warehouse, "load", str(base))
+    warehouse, _, day = base_loaded(project, tmp_path)
     leadscore(project, warehouse, "build", "--as-of", END)
     before = rfm_scores(warehouse)
 
@@ -156,7 +161,7 @@ def test_quantile_rfm_bands_rescore_every_customer_when_orders_arrive(
     step = leadscore(project, warehouse, "build", "--as-of", END, "--accept-drift")
     line = lead_tables_line(step)
     assert line.startswith("lead tables: patched"), step
-    rescored = int(line.split("patched, ")[1].split(" leads")[0].replace(",", ""))
+    rescored = rescored_leads(line)
     rebuilt = full_rebuild_of(project, warehouse, END, tmp_path / "f1")
     after = rfm_scores(rebuilt)
     with duckdb.connect(str(warehouse), read_only=True) as con:
