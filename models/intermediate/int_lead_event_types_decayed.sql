@@ -138,6 +138,7 @@ property_values as (
 
 ),
 
+-- The first matching property rule of each distinct value (lowest match_priority, ties by event_rule).
 value_matches as (
 
     select
@@ -145,7 +146,11 @@ value_matches as (
         property_values.property_name,
         property_values.property_value,
         rules.event_rule,
-        rules.match_priority
+        rules.match_priority,
+        row_number() over (
+            partition by property_values.event_type, property_values.property_name, property_values.property_value
+            order by rules.match_priority, rules.event_rule
+        ) as value_rank
     from property_values
     inner join rules
         on
@@ -155,60 +160,45 @@ value_matches as (
 
 ),
 
--- Every rule that would take such an event: the property rules that match it, and its type's rule without a
--- property, tried last; the first one takes it.
-candidates as (
+-- Events a property rule takes: the first one over the properties their type's rules read (one by default).
+property_matched as (
 
     select
         {%- for column in event_columns %}
         event_properties.{{ column }},
         {%- endfor %}
         value_matches.event_rule,
-        0 as is_type_rule,
-        value_matches.match_priority
+        row_number() over (
+            partition by event_properties.source_file, event_properties.source_line, event_properties.loaded_at
+            order by value_matches.match_priority, value_matches.event_rule
+        ) as rule_rank
     from event_properties
     inner join value_matches
         on
             event_properties.event_type = value_matches.event_type
             and event_properties.property_name = value_matches.property_name
             and event_properties.property_value = value_matches.property_value
-
-    union all
-
-    select
-        {%- for column in event_columns %}
-        property_events.{{ column }},
-        {%- endfor %}
-        rules.event_rule,
-        1 as is_type_rule,
-        rules.match_priority
-    from property_events
-    inner join rules on property_events.event_type = rules.event_type and rules.property_name is null
+    where value_matches.value_rank = 1
 
 ),
 
-ranked_candidates as (
-
-    select
-        lead_id,
-        occurred_at,
-        event_rule,
-        row_number() over (
-            partition by source_file, source_line, loaded_at
-            order by is_type_rule, match_priority, event_rule
-        ) as rule_rank
-    from candidates
-
-),
-
+-- Each such event: the property rule that takes it, else its type's rule without a property (if any).
 property_ruled as (
 
     select
-        lead_id,
-        event_rule,
-        occurred_at
-    from ranked_candidates
-    where rule_rank = 1
+        property_events.lead_id,
+        coalesce(property_matched.event_rule, type_rules.event_rule) as event_rule,
+        property_events.occurred_at
+    from property_events
+    left join property_matched
+        on
+            property_events.source_file = property_matched.source_file
+            and property_events.source_line = property_matched.source_line
+            and property_events.loaded_at = property_matched.loaded_at
+            and property_matched.rule_rank = 1
+    left join rules as type_rules
+        on property_events.event_type = type_rules.event_type and type_rules.property_name is null
+    where coalesce(property_matched.event_rule, type_rules.event_rule) is not null
 
 ),
 
