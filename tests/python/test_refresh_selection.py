@@ -49,12 +49,12 @@ def test_unchanged_refresh_skips_seed_and_unit_tests_and_a_change_brings_them_ba
     assert executed_tests_on_seeds(project) == 0
 
     # A point-table edit: the seeds and their tests run again, and a duplicate key fails the build.
-    seed = project.dir / "seeds" / "fit_industry_points.csv"
+    seed = project.dir / "seeds" / "lead_property_rules.csv"
     original = seed.read_text()
     seed.write_text(original + original.splitlines()[1] + "\n")
     failed = leadscore("build", "--as-of", "2026-10-31", check=False)
     assert failed.returncode != 0
-    assert "fit_industry_points" in failed.stdout + failed.stderr
+    assert "lead_property_rules" in failed.stdout + failed.stderr
     assert "not published" in failed.stdout + failed.stderr
     seed.write_text(original)
 

@@ -44,12 +44,8 @@ def test_history_adds_dates_replaces_reruns_whole_days_and_keeps_other_versions(
     assert {r[3] for r in rerun if r[1] == EARLIER} == {r[3] for r in first if r[1] == EARLIER}
 
     # New point tables: a new scoring version beside the old one, whose rows are untouched.
-    seed = project.dir / "seeds" / "fit_industry_points.csv"
-    seed.write_text(
-        seed.read_text().replace(
-            "technology,Technology and software,10", "technology,Technology and software,14"
-        )
-    )
+    seed = project.dir / "seeds" / "lead_property_rules.csv"
+    seed.write_text(seed.read_text().replace(",1,industry,10,Technology", ",1,industry,14,Technology"))
     leadscore("build", "--as-of", AS_OF, "--accept-drift")
     both = history(project)
     versions = sorted({r[2] for r in both})
