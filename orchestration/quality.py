@@ -223,6 +223,8 @@ def build_suites(frames: dict[str, pd.DataFrame], bounds: DriftBounds) -> list[t
         weight = weights.get(dimension, 0.0)
         fit_low += min(low * weight, high * weight)
         fit_high += max(low * weight, high * weight)
+    # Each event rule's decayed points per lead stop at its cap (a floor for negative points): a lead's
+    # engagement points lie between the sum of the negative caps and the sum of the positive ones.
     events = frames["engagement_event_points"]
     caps = events.loc[events["points"].astype(float) != 0, "cap_points"].astype(float)
     level_low, level_high = _points_range(frames["engagement_levels"]["points"], weights["engagement"])

@@ -5,16 +5,20 @@
 - `score_with_pandas`: what a user would otherwise write: a straightforward pandas implementation.
 
 Both assume clean raw data (no contract-breaking rows; the dbt models reject those) and the default rule
-semantics of the models: property rules (lead_property_rules), engagement decayed per event, capped per type,
-banded into a level (plus each point times the engagement_points weight); negative rules; RFM segment;
-total = sum of weight x points; rank by total, engagement points, fit score, lead id.
+semantics of the models: property rules (lead_property_rules), each event counted for one event rule
+(engagement_event_points: the first rule of its type whose property matches, else the type's rule without a
+property), decayed per event, capped per rule, banded into a level (plus each point times the
+engagement_points weight); negative rules (an order or the conversion is activity too); RFM segment from value
+or quantile bands; total = sum of weight x points; rank by total, engagement points, fit score, lead id.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -117,9 +121,10 @@ def score_with_pandas(
         return pd.to_datetime(column, utc=True, format="ISO8601").dt.tz_localize(None)
 
     raw_leads = raw["leads"]
+    lead_ids = raw_leads["lead_id"].str.strip()
     leads = pd.DataFrame(
         {
-            "lead_id": raw_leads["lead_id"].str.strip(),
+            "lead_id": lead_ids,
             "email_domain": raw_leads["email"].str.strip().str.lower().str.split("@").str[1],
             "created_at": parse_ts(raw_leads["created_at"]),
         }
@@ -143,30 +148,31 @@ def score_with_pandas(
             "lead_id": raw["events"]["lead_id"].str.strip(),
             "event_type": raw["events"]["event_type"].str.strip().str.lower(),
             "occurred_at": parse_ts(raw["events"]["occurred_at"]),
+            "properties": raw["events"]["properties"],
             "is_hard_bounce": raw["events"]["properties"].str.contains('"bounce_type": "hard"', regex=False),
         }
     )
     events = events[events["occurred_at"] < as_of_end]
     events["age_days"] = (as_of_end - events["occurred_at"]).dt.total_seconds() / 86400.0
-    points = seeds["engagement_event_points"].set_index("event_type")
-    worth = events[events["event_type"].map(points["points"].astype(float)).fillna(0) != 0].copy()
-    worth["decayed"] = worth["event_type"].map(points["points"].astype(float)) * 0.5 ** (
-        worth["age_days"] / worth["event_type"].map(points["half_life_days"].astype(float))
+    rule_seed = seeds["engagement_event_points"]
+    events["event_rule"] = event_rules(events, rule_seed)
+    points = rule_seed.set_index("event_rule")
+    rule_points = events["event_rule"].map(points["points"].astype(float)).fillna(0)
+    worth = events[rule_points != 0].copy()
+    worth["decayed"] = worth["event_rule"].map(points["points"].astype(float)) * 0.5 ** (
+        worth["age_days"] / worth["event_rule"].map(points["half_life_days"].astype(float))
     )
-    per_type = worth.groupby(["lead_id", "event_type"])["decayed"].sum().reset_index()
-    caps = per_type["event_type"].map(points["cap_points"].astype(float))
-    positive = per_type["event_type"].map(points["points"].astype(float)) > 0
-    per_type["capped"] = (
-        per_type["decayed"]
-        .where(positive, per_type["decayed"].clip(lower=caps))
-        .where(~positive, per_type["decayed"].clip(upper=caps))
+    per_rule = worth.groupby(["lead_id", "event_rule"])["decayed"].sum().reset_index()
+    caps = per_rule["event_rule"].map(points["cap_points"].astype(float))
+    positive = per_rule["event_rule"].map(points["points"].astype(float)) > 0
+    per_rule["capped"] = (
+        per_rule["decayed"]
+        .where(positive, per_rule["decayed"].clip(lower=caps))
+        .where(~positive, per_rule["decayed"].clip(upper=caps))
     )
-    leads["engagement_points"] = per_type.groupby("lead_id")["capped"].sum().reindex(leads.index).fillna(0.0)
-    event_score = (per_type["capped"].round(6) * weights.get("engagement_points", 0.0)).round(6)
-    leads["event_score"] = event_score.groupby(per_type["lead_id"]).sum().reindex(leads.index).fillna(0.0)
-    staged = points["buying_stage"] != "none"
-    engaging = events[events["event_type"].map(staged).fillna(False).astype(bool)]
-    leads["days_since_activity"] = engaging.groupby("lead_id")["age_days"].min().reindex(leads.index)
+    leads["engagement_points"] = per_rule.groupby("lead_id")["capped"].sum().reindex(leads.index).fillna(0.0)
+    event_score = (per_rule["capped"].round(6) * weights.get("engagement_points", 0.0)).round(6)
+    leads["event_score"] = event_score.groupby(per_rule["lead_id"]).sum().reindex(leads.index).fillna(0.0)
     levels = _band_lookup(
         leads["engagement_points"],
         seeds["engagement_levels"],
@@ -175,6 +181,35 @@ def score_with_pandas(
         "points",
     )
     leads["engagement_score"] = levels.astype(float) * weights["engagement"] + leads["event_score"]
+
+    orders = raw["orders"]
+    orders = pd.DataFrame(
+        {
+            "lead_id": orders["lead_id"].str.strip(),
+            "ordered_at": parse_ts(orders["ordered_at"]),
+            "amount": orders["amount"].str.strip(),
+            "currency": orders["currency"].str.strip().str.upper(),
+            "status": orders["status"].str.strip().str.lower(),
+        }
+    )
+    orders = orders[(orders["status"] == "completed") & (orders["ordered_at"] < as_of_end)]
+    # Activity for the inactivity rule: an event a rule of a buying stage took, a completed order, the conversion.
+    converted_at = pd.Series(parse_ts(raw_leads["converted_at"]).to_numpy(), index=lead_ids)
+    activity_ages = pd.concat(
+        [
+            events.loc[
+                events["event_rule"].map(points["buying_stage"] != "none") == True, ["lead_id", "age_days"]
+            ],  # noqa: E712
+            pd.DataFrame(
+                {
+                    "lead_id": orders["lead_id"],
+                    "age_days": (as_of_end - orders["ordered_at"]).dt.total_seconds() / 86400.0,
+                }
+            ),
+            _conversion_ages(converted_at, as_of_end),
+        ]
+    )
+    leads["days_since_activity"] = activity_ages.groupby("lead_id")["age_days"].min().reindex(leads.index)
 
     rules = seeds["negative_rules"].set_index("rule_key")["points"].astype(float)
     counts = (
@@ -204,33 +239,7 @@ def score_with_pandas(
     )
     leads["negative_score"] = negative * weights["negative"]
 
-    orders = raw["orders"]
-    orders = pd.DataFrame(
-        {
-            "lead_id": orders["lead_id"].str.strip(),
-            "ordered_at": parse_ts(orders["ordered_at"]),
-            "amount_eur": pd.to_numeric(orders["amount"])
-            * orders["currency"]
-            .str.strip()
-            .str.upper()
-            .map(seeds["fx_rates"].set_index("currency")["rate_to_eur"].astype(float)),
-            "status": orders["status"].str.strip().str.lower(),
-        }
-    )
-    orders = orders[(orders["status"] == "completed") & (orders["ordered_at"] < as_of_end)]
-    rfm = orders.groupby("lead_id").agg(
-        last=("ordered_at", "max"), n=("amount_eur", "size"), m=("amount_eur", "sum")
-    )
-    rfm["recency_days"] = (pd.Timestamp(as_of) - rfm["last"].dt.normalize()).dt.days
-    bands = seeds["rfm_bands"]
-    for dimension, column in (("recency", "recency_days"), ("frequency", "n"), ("monetary", "m")):
-        rfm[dimension] = _band_lookup(
-            rfm[column].astype(float),
-            bands[bands["rfm_dimension"] == dimension],
-            "min_value",
-            "max_value",
-            "rfm_score",
-        ).astype(int)
+    rfm = rfm_scores(orders[orders["lead_id"].isin(leads.index)], seeds, as_of)
     rfm["points"] = float("nan")
     for segment in seeds["rfm_segments"].sort_values("match_priority").itertuples(index=False):
         hit = (
@@ -252,12 +261,109 @@ def score_with_pandas(
     return ranked[["lead_id", "score_total", "lead_rank"]].reset_index(drop=True)
 
 
+def _conversion_ages(converted_at: pd.Series, as_of_end: pd.Timestamp) -> pd.DataFrame:
+    """lead_id, age_days of each conversion before the end of the as-of date."""
+    converted = converted_at[converted_at < as_of_end]
+    return pd.DataFrame(
+        {
+            "lead_id": converted.index,
+            "age_days": ((as_of_end - converted).dt.total_seconds() / 86400.0).to_numpy(),
+        }
+    )
+
+
+def _json_text(properties: str | None, name: str) -> str | None:
+    """A top-level key of a JSON text as DuckDB's json_extract_string gives it: strings as they are, numbers
+    as Python writes them (2026, 1.5), booleans as true/false, arrays and objects as compact JSON, null or
+    absent as None."""
+    if properties is None or properties != properties:
+        return None
+    try:
+        document = json.loads(properties)
+    except ValueError:
+        return None
+    value = document.get(name) if isinstance(document, dict) else None
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _found(pattern: re.Pattern[str], value: str | None) -> bool:
+    return value is not None and pattern.search(value) is not None
+
+
+def event_rules(events: pd.DataFrame, rules: pd.DataFrame) -> pd.Series:
+    """The rule of engagement_event_points each event counts for (None when no rule takes it): the first
+    rule of its type whose regular expression is found in its property (match_priority, empty last, then
+    event_rule), else the type's rule without a property."""
+    assigned = pd.Series(None, index=events.index, dtype=object)
+    narrowed = rules[rules["property_name"].notna()].assign(
+        priority=rules["match_priority"].fillna(2**31 - 1)
+    )
+    for rule in narrowed.sort_values(["priority", "event_rule"]).itertuples(index=False):
+        candidates = assigned.isna() & (events["event_type"] == rule.event_type)
+        values = events.loc[candidates, "properties"].map(partial(_json_text, name=rule.property_name))
+        hits = values.map(partial(_found, re.compile(str(rule.match_values), re.IGNORECASE)))
+        assigned[hits[hits].index] = rule.event_rule
+    plain = rules[rules["property_name"].isna()].set_index("event_type")["event_rule"]
+    return assigned.fillna(events["event_type"].map(plain))
+
+
+def rfm_scores(orders: pd.DataFrame, seeds: dict[str, pd.DataFrame], as_of: date) -> pd.DataFrame:
+    """recency, frequency and monetary scores of each customer (completed orders of scored leads on or before
+    the as-of date) from rfm_bands: value bands on the values, quantile bands on the share of customers with a
+    strictly lower value, compared exactly (amounts in 1e-10 EUR, bounds in 1e-4)."""
+    rates = seeds["fx_rates"].set_index("currency")["rate_to_eur"].astype(float)
+    cents = (pd.to_numeric(orders["amount"]) * 100).round().astype("int64")
+    rate_units = (orders["currency"].map(rates) * 1e8).round().astype("int64")
+    orders = orders.assign(
+        amount_eur=pd.to_numeric(orders["amount"]) * orders["currency"].map(rates),
+        exact_eur=cents * rate_units,
+    )
+    rfm = orders.groupby("lead_id").agg(
+        last=("ordered_at", "max"),
+        n=("amount_eur", "size"),
+        m=("amount_eur", "sum"),
+        exact_m=("exact_eur", "sum"),
+    )
+    rfm["recency_days"] = (pd.Timestamp(as_of) - rfm["last"].dt.normalize()).dt.days
+    bands = seeds["rfm_bands"]
+    for dimension, column, ranked in (
+        ("recency", "recency_days", "recency_days"),
+        ("frequency", "n", "n"),
+        ("monetary", "m", "exact_m"),
+    ):
+        own = bands[bands["rfm_dimension"] == dimension]
+        if (own["bound_kind"] == "quantile").all():
+            lower = (rfm[ranked].rank(method="min") - 1).astype("int64") * 10_000
+            scaled = own.assign(
+                min_value=(own["min_value"] * 10_000).round() * len(rfm),
+                max_value=(own["max_value"] * 10_000).round() * len(rfm),
+            )
+            rfm[dimension] = _band_lookup(lower, scaled, "min_value", "max_value", "rfm_score").astype(int)
+        else:
+            rfm[dimension] = _band_lookup(
+                rfm[column].astype(float), own, "min_value", "max_value", "rfm_score"
+            ).astype(int)
+    return rfm
+
+
+# Seed columns that stay text even when every value reads as a number (a pattern such as 2026).
+TEXT_SEED_COLUMNS = frozenset({"property_name", "match_values"})
+
+
 def read_seed_frames(seeds_dir: Path) -> dict[str, pd.DataFrame]:
-    """The seed CSVs as frames: empty cells null, all-numeric columns numeric."""
+    """The seed CSVs as frames: empty cells null, all-numeric columns numeric (but TEXT_SEED_COLUMNS)."""
     frames = {}
     for path in seeds_dir.glob("*.csv"):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False).replace("", None)
         for column in frame.columns:
+            if column in TEXT_SEED_COLUMNS:
+                continue
             converted = pd.to_numeric(frame[column], errors="coerce")
             if converted.notna().sum() == frame[column].notna().sum():
                 frame[column] = converted

@@ -319,9 +319,12 @@ def _check_row(
     return problems
 
 
-# Seeds whose rows may hold a regular expression: seed name -> (kind column, kind value, pattern column).
-PATTERN_COLUMNS: dict[str, tuple[str, str, str]] = {
+# Seeds whose rows may hold a regular expression: seed name -> (kind column, kind value, pattern column). A
+# row's pattern column holds one when its kind column has that value, or whenever it is filled (no kind
+# column).
+PATTERN_COLUMNS: dict[str, tuple[str | None, str | None, str]] = {
     "lead_property_rules": ("match_kind", "pattern", "match_values"),
+    "engagement_event_points": (None, None, "match_values"),
 }
 
 
@@ -329,12 +332,14 @@ def _check_pattern(seed: SeedFile, header: list[str], line: int, row: list[str])
     """A regular expression that Python or DuckDB (the engine that scores, the default one) cannot compile.
     The rules compile it for every value: a bad one would fail the build without saying which row."""
     columns = PATTERN_COLUMNS.get(seed.path.stem)
-    if columns is None or len(row) != len(header) or not set(columns[::2]) <= set(header):
+    if columns is None or len(row) != len(header):
         return []
     kind_column, kind, pattern_column = columns
+    if not {pattern_column, kind_column or pattern_column} <= set(header):
+        return []
     values = dict(zip(header, row, strict=True))
     pattern = values[pattern_column]
-    if values[kind_column].strip() != kind or pattern == "":
+    if pattern == "" or (kind_column is not None and values[kind_column].strip() != kind):
         return []
     problem = regex_problem(pattern)
     if problem is None:

@@ -2,7 +2,8 @@
 -- Incremental: a refresh validates only the rows loaded since the last build, plus the rows rejected for an
 -- unknown lead (their lead may have arrived since). It is rebuilt in full when rows it already validated
 -- changed: a full load replaced the raw events, the raw leads were replaced rather than appended to, or the
--- event types of engagement_event_points changed (see events_validated_state_is_current).
+-- set of event types of engagement_event_points changed (see events_validated_state_is_current; a new rule of
+-- a known type changes no validation).
 -- Narrow on purpose (47.5 M rows at 1 M leads): the columns the scoring and the rejects need. event_id is kept
 -- for rejected rows only (rejected_rows shows it; accepted rows' ids stay in stg_raw__events), and the JSON
 -- properties, page URL and campaign are left in staging: writing those strings cost more than the rest.
@@ -128,9 +129,10 @@ lead_load_state as (
 
 ),
 
-event_points as (
+-- The known event types: every type with a rule in engagement_event_points (a type may have several).
+event_types as (
 
-    select event_type from {{ ref('engagement_event_points') }}
+    select distinct event_type from {{ ref('engagement_event_points') }}
 
 ),
 
@@ -148,7 +150,7 @@ numbered as (
         candidates.source_line,
         candidates.loaded_at,
         accepted_leads.lead_id is not null as has_known_lead,
-        event_points.event_type is not null as has_known_event_type,
+        event_types.event_type is not null as has_known_event_type,
         coalesce(occurrences.occurrence, 1)
         {% if is_incremental() %}
             + case when candidates.is_new then coalesce(earlier_copies.copy_count, 0) else 0 end
@@ -161,7 +163,7 @@ numbered as (
             and candidates.source_line = occurrences.source_line
             and candidates.loaded_at = occurrences.loaded_at
     left join accepted_leads on candidates.lead_id = accepted_leads.lead_id
-    left join event_points on candidates.event_type = event_points.event_type
+    left join event_types on candidates.event_type = event_types.event_type
     {% if is_incremental() %}
         left join earlier_copies on candidates.event_id = earlier_copies.event_id
     {% endif %}
@@ -209,7 +211,7 @@ validated as (
         {{ run_started_at_timestamp() }} as validated_at,
         lead_load_state.leads_loaded_through,
         lead_load_state.leads_row_count,
-        {{ seed_state_key(ref("engagement_event_points"), ["event_type"]) }} as event_types_key
+        {{ seed_state_key(ref("engagement_event_points"), ["event_type"], distinct_rows=true) }} as event_types_key
     from checked
     cross join lead_load_state
 

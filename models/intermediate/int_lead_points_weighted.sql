@@ -1,5 +1,5 @@
 -- One row per scored lead and rule that gave or took points, weighted into score points.
--- Engagement event-type rows explain the engagement points behind the level; they carry score points only
+-- Engagement event-rule rows explain the engagement points behind the level; they carry score points only
 -- when the weight of engagement_points is not 0 (by default the engagement level row alone counts), so the
 -- score points of a lead add up to its total. A row whose weight is 0 is not counted in the total.
 -- A view: a union its two readers (lead_scores, lead_score_breakdown) scan once each; materialising its nine
@@ -108,7 +108,7 @@ rule_rows as (
         'engagement_points' as weight_key,
         'engagement' as component_key,
         'engagement_event' as rule_type,
-        event_type as rule_key,
+        event_rule as rule_key,
         cast(event_count as {{ dbt.type_string() }}) || ' events' as matched_value,
         engagement_points as points,
         undecayed_points,
@@ -157,8 +157,8 @@ weighted as (
         rule_rows.decay_factor,
         rule_rows.cap_points,
         rule_rows.is_capped,
-        rule_rows.is_counted_in_total and weights.weight <> 0 as is_counted_in_total,
         weights.weight,
+        rule_rows.build_id,
         cast(
             case
                 when rule_rows.is_counted_in_total and weights.weight <> 0
@@ -167,7 +167,7 @@ weighted as (
             end
             as decimal(18, 6)
         ) as score_points,
-        rule_rows.build_id
+        rule_rows.is_counted_in_total and weights.weight <> 0 as is_counted_in_total
     from rule_rows
     left join weights on rule_rows.weight_key = weights.component_key
 

@@ -1,5 +1,5 @@
--- One row per scored lead and event type worth points (or taking them): decayed points, capped at the event
--- type's cap (a negative type's cap is its floor).
+-- One row per scored lead and event rule worth points (or taking them): decayed points, capped at the rule's
+-- cap (a negative rule's cap is its floor).
 -- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
 -- then appended); any other build rebuilds it in full (see lead_patch_is_current).
 {{
@@ -28,7 +28,7 @@ decayed as (
 
 ),
 
-event_points as (
+rules as (
 
     select * from {{ ref('engagement_event_points') }}
     where points <> 0
@@ -39,29 +39,30 @@ capped as (
 
     select
         decayed.lead_id,
+        decayed.event_rule,
         decayed.event_type,
-        event_points.buying_stage,
+        rules.buying_stage,
         decayed.event_count,
         decayed.last_occurred_at,
         decayed.undecayed_points,
         decayed.decayed_points,
-        event_points.cap_points,
+        rules.cap_points,
         decayed.decayed_points / decayed.undecayed_points as decay_factor,
         case
-            when event_points.points > 0 then decayed.decayed_points > event_points.cap_points
-            else decayed.decayed_points < event_points.cap_points
+            when rules.points > 0 then decayed.decayed_points > rules.cap_points
+            else decayed.decayed_points < rules.cap_points
         end as is_capped,
         case
-            when event_points.points > 0 and decayed.decayed_points > event_points.cap_points
-                then event_points.cap_points
-            when event_points.points < 0 and decayed.decayed_points < event_points.cap_points
-                then event_points.cap_points
+            when rules.points > 0 and decayed.decayed_points > rules.cap_points
+                then rules.cap_points
+            when rules.points < 0 and decayed.decayed_points < rules.cap_points
+                then rules.cap_points
             else decayed.decayed_points
         end as engagement_points,
         '{{ build_parameter("build_id", "adhoc") }}' as build_id
     from decayed
     inner join leads on decayed.lead_id = leads.lead_id
-    inner join event_points on decayed.event_type = event_points.event_type
+    inner join rules on decayed.event_rule = rules.event_rule
 
 )
 

@@ -62,12 +62,29 @@ email_domains as (
 
 ),
 
--- Activity: an event of a type that signals a buying stage (what the lead did, whatever its points: a type
--- whose points are 0 or negative is still activity); sends, bounces and unsubscribes are not.
-engaging_event_types as (
+-- Activity: an event taken by a rule whose buying stage is not `none` (what the lead did, whatever its points: a
+-- rule change of points never changes who is inactive); sends, bounces, unsubscribes and rules of stage none
+-- (a careers page view, say) are not.
+engaging_rules as (
 
-    select event_type from {{ ref('engagement_event_points') }}
+    select event_rule from {{ ref('engagement_event_points') }}
     where buying_stage <> 'none'
+
+),
+
+-- The last completed order on or before the as-of date: buying is activity too.
+last_orders as (
+
+    select
+        lead_id,
+        max(ordered_at) as last_ordered_at
+    from {{ ref('int_orders_validated') }}
+    where
+        reject_reason is null
+        and order_status = 'completed'
+        and ordered_at < {{ as_of_end_at() }}
+        and {{ changed_leads_filter('lead_id') }}
+    group by lead_id
 
 ),
 
@@ -103,14 +120,40 @@ domain_rules as (
 
 ),
 
-recent_activity as (
+-- What counts as activity for the inactivity rules: an event a rule worth points took, a completed order, and
+-- the conversion (int_leads_scoped keeps converted_at only when it is on or before the as-of date).
+activities as (
 
     select
         decayed.lead_id,
-        {{ age_in_days('max(decayed.last_occurred_at)', as_of_end_at()) }} as days_since_activity
+        decayed.last_occurred_at as active_at
     from decayed
-    inner join engaging_event_types on decayed.event_type = engaging_event_types.event_type
-    group by decayed.lead_id
+    inner join engaging_rules on decayed.event_rule = engaging_rules.event_rule
+
+    union all
+
+    select
+        lead_id,
+        last_ordered_at as active_at
+    from last_orders
+
+    union all
+
+    select
+        lead_id,
+        converted_at as active_at
+    from leads
+    where converted_at is not null
+
+),
+
+recent_activity as (
+
+    select
+        lead_id,
+        {{ age_in_days('max(active_at)', as_of_end_at()) }} as days_since_activity
+    from activities
+    group by lead_id
 
 ),
 

@@ -130,10 +130,15 @@ otherwise as (
 
 fired as (
 
-    select property_name, value_key, dimension_key, rule_key, points from matches
+    {%- set fired_columns = ['property_name', 'value_key', 'dimension_key', 'rule_key', 'points'] %}
+    select
+        {{ fired_columns | join(',\n        ') }}
+    from matches
     where match_rank = 1
     union all
-    select property_name, value_key, dimension_key, rule_key, points from otherwise
+    select
+        {{ fired_columns | join(',\n        ') }}
+    from otherwise
 
 ),
 

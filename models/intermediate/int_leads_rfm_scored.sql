@@ -1,7 +1,11 @@
 -- One row per scored lead with completed orders before the as-of date: recency, frequency, monetary,
 -- their 1-5 scores from the bands and the RFM segment (the first matching segment by match_priority).
+-- A dimension's bands are fixed values (bound_kind value) or quantiles (bound_kind quantile): a customer's
+-- quantile is the share of the scored customers with a strictly lower value of the dimension (equal values
+-- share a band), compared exactly as (customers strictly below) against bound x (customers).
 -- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
--- then appended); any other build rebuilds it in full (see lead_patch_is_current).
+-- then appended; with quantile bands every customer is among them when an order or a lead arrived, see
+-- int_leads_changed); any other build rebuilds it in full (see lead_patch_is_current).
 {{
     config(
         materialized=('table' if target.type == 'spark' else 'incremental'),
@@ -43,6 +47,7 @@ segments as (
 
 ),
 
+-- Every scored customer, also in a patching refresh: a quantile ranks a customer among all of them.
 per_lead as (
 
     select
@@ -52,7 +57,7 @@ per_lead as (
         count(*) as order_count,
         cast(sum(orders.amount_eur) as decimal(38, 10)) as monetary_eur
     from orders
-    inner join leads on orders.lead_id = leads.lead_id
+    inner join {{ ref('int_leads_scoped') }} as customers on orders.lead_id = customers.lead_id
     group by orders.lead_id
 
 ),
@@ -66,26 +71,48 @@ recency as (
 
 ),
 
-scored as (
+{%- set dimensions = {'recency': 'recency_days', 'frequency': 'order_count', 'monetary': 'monetary_eur'} %}
+
+-- How many customers have a strictly lower value of each dimension (rank - 1: ties share it), and how many
+-- customers there are.
+ranked as (
 
     select
         recency.*,
-        recency_bands.rfm_score as recency_score,
-        frequency.rfm_score as frequency_score,
-        monetary.rfm_score as monetary_score
+        {%- for dimension, value in dimensions.items() %}
+        rank() over (order by recency.{{ value }}) - 1 as {{ dimension }}_lower_count,
+        {%- endfor %}
+        count(*) over () as customer_count
     from recency
-    left join bands as recency_bands
+
+),
+
+scored as (
+
+    select
+        ranked.lead_id,
+        ranked.recency_days,
+        ranked.order_count,
+        ranked.monetary_eur,
+        recency_bands.rfm_score as recency_score,
+        frequency_bands.rfm_score as frequency_score,
+        monetary_bands.rfm_score as monetary_score
+    from ranked
+    inner join leads on ranked.lead_id = leads.lead_id
+    {%- for dimension, value in dimensions.items() %}
+    left join bands as {{ dimension }}_bands
         on
-            recency_bands.rfm_dimension = 'recency'
-            and {{ in_band('recency.recency_days', 'recency_bands.min_value', 'recency_bands.max_value') }}
-    left join bands as frequency
-        on
-            frequency.rfm_dimension = 'frequency'
-            and {{ in_band('recency.order_count', 'frequency.min_value', 'frequency.max_value') }}
-    left join bands as monetary
-        on
-            monetary.rfm_dimension = 'monetary'
-            and {{ in_band('recency.monetary_eur', 'monetary.min_value', 'monetary.max_value') }}
+            {{ dimension }}_bands.rfm_dimension = '{{ dimension }}'
+            and case
+                when {{ dimension }}_bands.bound_kind = 'quantile'
+                    then {{ in_band(
+                        'ranked.' ~ dimension ~ '_lower_count',
+                        dimension ~ '_bands.min_value * ranked.customer_count',
+                        dimension ~ '_bands.max_value * ranked.customer_count'
+                    ) }}
+                else {{ in_band('ranked.' ~ value, dimension ~ '_bands.min_value', dimension ~ '_bands.max_value') }}
+            end
+    {%- endfor %}
 
 ),
 

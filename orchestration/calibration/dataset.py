@@ -26,7 +26,7 @@ class Backtest:
     observations: pd.DataFrame  # lead_id, score_date, converted (0/1), score_total, negative_rules
     properties: pd.DataFrame  # lead_id, property_name, folded_value (one row per lead and property)
     fired: pd.DataFrame  # lead_id, property_name, dimension_key, rule_key: the property rules that fired
-    events: pd.DataFrame  # lead_id, score_date, event_type, decayed_count
+    events: pd.DataFrame  # lead_id, score_date, event_rule, decayed_count
     scoring_version: str
     window_days: int
 
@@ -35,8 +35,9 @@ class Backtest:
         return sorted({pd.Timestamp(d).date() for d in self.observations["score_date"].unique()})
 
 
-def read_backtest(warehouse: Path, version: str, event_types: pd.DataFrame) -> Backtest:
-    """Read a scored sandbox warehouse. event_types: event_type and half_life_days of the engaging types."""
+def read_backtest(warehouse: Path, version: str, event_rules: pd.DataFrame) -> Backtest:
+    """Read a scored sandbox warehouse. event_rules: engagement_event_points (every rule: each event counts for
+    the rule the engine gives it, reference_scoring.event_rules, so a type's rules are needed together)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         summary = con.execute(
             "select window_days from marts.backtest_summary where scoring_version = ?", [version]
@@ -73,18 +74,19 @@ def read_backtest(warehouse: Path, version: str, event_types: pd.DataFrame) -> B
             """
         ).df()
         fired = con.execute(f"select lead_id, property_name, dimension_key, rule_key from {FIRED_RULES}").df()
-        con.register("event_types", event_types[["event_type", "half_life_days"]])
+        events = _ruled_events(con, event_rules)
+        con.register("ruled_events", events)
+        con.register("counted_rules", event_rules[["event_rule", "half_life_days"]])
         events = con.execute(
             """
             with dates as (select distinct lead_id, cast(score_date as date) as score_date from observed)
-            select dates.lead_id, dates.score_date, e.event_type,
+            select dates.lead_id, dates.score_date, e.event_rule,
                 sum(power(0.5, (epoch(cast(dates.score_date + 1 as timestamp)) - epoch(e.occurred_at))
-                    / 86400.0 / cast(types.half_life_days as double))) as decayed_count
+                    / 86400.0 / cast(rules.half_life_days as double))) as decayed_count
             from dates
-            join intermediate.int_events_validated as e
-                on e.lead_id = dates.lead_id and e.reject_reason is null
-                and e.occurred_at < cast(dates.score_date + 1 as timestamp)
-            join event_types as types on e.event_type = types.event_type
+            join ruled_events as e
+                on e.lead_id = dates.lead_id and e.occurred_at < cast(dates.score_date + 1 as timestamp)
+            join counted_rules as rules on e.event_rule = rules.event_rule
             group by all
             """
         ).df()
@@ -98,3 +100,28 @@ def read_backtest(warehouse: Path, version: str, event_types: pd.DataFrame) -> B
         scoring_version=version,
         window_days=int(summary[0]),
     )
+
+
+def _ruled_events(con: duckdb.DuckDBPyConnection, rules: pd.DataFrame) -> pd.DataFrame:
+    """lead_id, occurred_at and event_rule of the observed leads' accepted events of the rules' types; the
+    properties (from staging) are read only for the types that have property rules."""
+    from orchestration.reference_scoring import event_rules
+
+    con.register("rule_types", rules[["event_type", "property_name"]])
+    events = con.execute(
+        """
+        select e.lead_id, e.event_type, e.occurred_at,
+            case when e.event_type in (select event_type from rule_types where property_name <> '')
+                then staged.properties end as properties
+        from intermediate.int_events_validated as e
+        left join staging.stg_raw__events as staged
+            on e.event_type in (select event_type from rule_types where property_name <> '')
+            and e.source_file = staged.source_file and e.source_line = staged.source_line
+            and e.loaded_at = staged.loaded_at
+        where e.reject_reason is null and e.event_type in (select event_type from rule_types)
+            and e.lead_id in (select lead_id from observed)
+        """
+    ).df()
+    seed = rules.replace("", None).assign(match_priority=lambda r: pd.to_numeric(r["match_priority"]))
+    events["event_rule"] = event_rules(events, seed)
+    return events.dropna(subset=["event_rule"])[["lead_id", "occurred_at", "event_rule"]]

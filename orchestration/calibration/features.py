@@ -11,8 +11,9 @@ same linear score the regression fits:
   of the training leads' values instead (`range` rules [low, high)): a cut is a value the data has (the
   lower of two at a quantile between them), so equal values always share a band, and a band with fewer
   than `min_support` leads is merged into the next;
-* an event type becomes its decayed count capped at the 90th percentile of the training lead-dates that have
-  one (at least one event): the engine's points x decay, capped per type, is linear in that count;
+* an event rule (of engagement_event_points: an event type, or the events of a type whose property matches)
+  becomes its decayed count capped at the 90th percentile of the training lead-dates that have one (at least
+  one event): the engine's points x decay, capped per rule, is linear in that count;
 * a negative rule becomes whether it fired (from the score history).
 """
 
@@ -63,7 +64,7 @@ class PropertyEncoding:
 
 @dataclass
 class EventEncoding:
-    event_type: str
+    event_rule: str
     feature: str
     cap_events: float
 
@@ -98,7 +99,7 @@ def encode(
     train: np.ndarray,
     rules: pd.DataFrame,
     negative_rules: pd.DataFrame,
-    engaging_types: list[str],
+    engaging_rules: list[str],
     min_support: int,
 ) -> Design:
     """The design matrix of every lead-date; categories, bands and caps are learned on `train` only."""
@@ -119,7 +120,7 @@ def encode(
         per_date = obs["lead_id"].map(assigned).to_numpy()
         for category in encoding.categories:
             columns[category.feature] = (per_date == category.feature).astype(float)
-    events = _encode_events(backtest, train, engaging_types, columns)
+    events = _encode_events(backtest, train, engaging_rules, columns)
     negatives = _encode_negatives(obs, train, rules, negative_rules, columns)
     names = list(columns)
     matrix = sparse.csr_matrix(np.column_stack([columns[n] for n in names])) if names else None
@@ -271,13 +272,13 @@ def _number_text(value: float) -> str:
 
 
 def _encode_events(
-    backtest: Backtest, train: np.ndarray, engaging_types: list[str], columns: dict[str, np.ndarray]
+    backtest: Backtest, train: np.ndarray, engaging_rules: list[str], columns: dict[str, np.ndarray]
 ) -> list[EventEncoding]:
     obs = backtest.observations
     key = pd.MultiIndex.from_frame(obs[["lead_id", "score_date"]])
     encodings = []
-    for event_type in engaging_types:
-        rows = backtest.events[backtest.events["event_type"] == event_type]
+    for event_rule in engaging_rules:
+        rows = backtest.events[backtest.events["event_rule"] == event_rule]
         counts = (
             rows.set_index(["lead_id", "score_date"])["decayed_count"].reindex(key).fillna(0.0).to_numpy()
         )
@@ -285,9 +286,9 @@ def _encode_events(
         if len(present) < MIN_RULE_SUPPORT:
             continue
         cap = max(1.0, float(np.quantile(present, EVENT_CAP_QUANTILE)))
-        feature = f"event={event_type}"
+        feature = f"event={event_rule}"
         columns[feature] = np.minimum(counts, cap) / cap
-        encodings.append(EventEncoding(event_type, feature, cap))
+        encodings.append(EventEncoding(event_rule, feature, cap))
     return encodings
 
 

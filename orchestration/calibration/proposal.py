@@ -301,15 +301,15 @@ def _event_points(
 ) -> tuple[pd.DataFrame, dict[str, float]]:
     """Points and caps per event type (types not learned: 0), and each feature's points (before weight)."""
     events = current.copy()
-    learned = {e.event_type: e for e in design.events}
+    learned = {e.event_rule: e for e in design.events}
     weight = weight_of["engagement_points"]
     feature_points = {}
     for i, row in events.iterrows():
-        encoding = learned.get(row["event_type"])
+        encoding = learned.get(row["event_rule"])
         if encoding is None:
             if float(row["points"]) != 0:
                 notes.append(
-                    f"event type {row['event_type']}: too few events to learn from, proposed 0 points"
+                    f"event rule {row['event_rule']}: too few events to learn from, proposed 0 points"
                 )
             events.loc[i, ["points", "cap_points"]] = ["0", "0"]
             continue
@@ -489,7 +489,7 @@ def describe_changes(current: dict[str, pd.DataFrame], proposal: Proposal) -> li
     """Rows of the report's points table: seed, key, current and proposed values of the points columns."""
     keys = {
         "lead_property_rules": "rule_key",
-        "engagement_event_points": "event_type",
+        "engagement_event_points": "event_rule",
         "negative_rules": "rule_key",
         "score_weights": "component_key",
     }

@@ -65,7 +65,7 @@ def calibrate(
     with tempfile.TemporaryDirectory(prefix="leadscore-calibrate-") as tmp:
         current = _scored_sandbox(settings, options, Path(tmp), progress)
         seeds = read_seeds(current.seeds_dir())
-        backtest = read_backtest(current.warehouse_path, current.version(), _engaging_types(seeds))
+        backtest = read_backtest(current.warehouse_path, current.version(), seeds["engagement_event_points"])
         held_out = _held_out(backtest, options)
         train = ~held_out
         design = encode(
@@ -73,7 +73,7 @@ def calibrate(
             train,
             seeds["lead_property_rules"],
             seeds["negative_rules"],
-            _engaging_types(seeds)["event_type"].tolist(),
+            _engaging_rules(seeds)["event_rule"].tolist(),
             options.min_support,
         )
         design, fitted = _fit_without_positive_negatives(design, train)
@@ -115,8 +115,8 @@ def _scored_sandbox(
     return sandbox
 
 
-def _engaging_types(seeds: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The event types the engagement score can use: every type whose buying stage is not `none`."""
+def _engaging_rules(seeds: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The event rules the engagement score can learn: every rule whose buying stage is not `none`."""
     events = seeds["engagement_event_points"]
     return events[events["buying_stage"] != "none"]
 

@@ -80,28 +80,47 @@ fit as (
 events as (
     select trim(e.lead_id) as lead_id, lower(trim(e.event_type)) as event_type,
         lower(json_extract_string(e.properties, '$.bounce_type')) as subtype,
-        date_diff('second', make_timestamp(epoch_us(cast(e.occurred_at as timestamptz))), $as_of_end) / 86400.0 as age_days
+        date_diff('second', make_timestamp(epoch_us(cast(e.occurred_at as timestamptz))), $as_of_end) / 86400.0 as age_days,
+        e.properties, e._source_file, e._source_line, e._loaded_at
     from raw.events e
     where make_timestamp(epoch_us(cast(e.occurred_at as timestamptz))) < $as_of_end
 ),
-per_type as (
-    select e.lead_id, e.event_type, any_value(ep.points) as points, any_value(ep.cap_points) as cap_points,
-        any_value(ep.buying_stage) as buying_stage,
-        sum(ep.points * power(0.5, e.age_days / ep.half_life_days)) as decayed,
+-- Event rules: each event counts for the first rule of its type whose property matches (match_priority, empty
+-- last, then event_rule), else the type's rule without a property; only types with property rules are matched.
+event_rules as (
+    select event_rule, event_type, property_name, match_values, coalesce(match_priority, 2147483647) as match_priority,
+        points, cap_points, half_life_days, buying_stage
+    from point_tables.engagement_event_points
+),
+property_types as (select distinct event_type from event_rules where property_name is not null),
+ruled_events as (
+    select e.lead_id, e.age_days, r.event_rule
+    from events e join event_rules r on r.event_type = e.event_type and r.property_name is null
+    where e.event_type not in (select event_type from property_types)
+    union all
+    select any_value(e.lead_id), any_value(e.age_days),
+        arg_min(r.event_rule, (r.property_name is null, r.match_priority, r.event_rule))
+    from events e join event_rules r on r.event_type = e.event_type
+    where e.event_type in (select event_type from property_types)
+        and (r.property_name is null
+            or regexp_matches(json_extract_string(e.properties, '$."' || r.property_name || '"'), r.match_values, 'i'))
+    group by e._source_file, e._source_line, e._loaded_at
+),
+per_rule as (
+    select e.lead_id, e.event_rule, any_value(r.points) as points, any_value(r.cap_points) as cap_points,
+        sum(r.points * power(0.5, e.age_days / r.half_life_days)) as decayed,
         min(e.age_days) as min_age
-    from events e join point_tables.engagement_event_points ep on ep.event_type = e.event_type
-    where ep.points <> 0 or ep.buying_stage <> 'none'
+    from ruled_events e join event_rules r on r.event_rule = e.event_rule
+    where r.points <> 0
     group by all
 ),
 capped as (
     select *, case when points > 0 then least(decayed, cap_points) else greatest(decayed, cap_points) end as capped
-    from per_type
+    from per_rule
 ),
 engagement as (
-    select c.lead_id, sum(c.capped) filter (where c.points <> 0) as engagement_points,
-        sum(cast(cast(c.capped as decimal(18, 6)) * w.w_engagement_points as decimal(18, 6)))
-            filter (where c.points <> 0) as event_score,
-        min(c.min_age) filter (where c.buying_stage <> 'none') as days_since_activity
+    select c.lead_id, sum(c.capped) as engagement_points,
+        sum(cast(cast(c.capped as decimal(18, 6)) * w.w_engagement_points as decimal(18, 6))) as event_score
     from capped c cross join w group by c.lead_id
 ),
 event_counts as (
@@ -119,19 +138,45 @@ orders as (
     where lower(trim(o.status)) = 'completed'
         and make_timestamp(epoch_us(cast(o.ordered_at as timestamptz))) < $as_of_end
 ),
+-- Activity for the inactivity rule: an event a rule of a buying stage took, the last completed order, the
+-- conversion.
+activity as (
+    select lead_id, min(age_days) as days_since_activity from (
+        select e.lead_id, min(e.age_days) as age_days
+        from ruled_events e join event_rules r on r.event_rule = e.event_rule
+        where r.buying_stage <> 'none' group by e.lead_id
+        union all
+        select lead_id, date_diff('second', max(ordered_at), $as_of_end) / 86400.0 from orders group by lead_id
+        union all
+        select trim(lead_id), date_diff('second', make_timestamp(epoch_us(try_cast(converted_at as timestamptz))), $as_of_end) / 86400.0
+        from raw.leads
+        where make_timestamp(epoch_us(try_cast(converted_at as timestamptz))) < $as_of_end
+    ) group by lead_id
+),
+-- RFM of the scored customers; a quantile band holds the customers with rank - 1 (customers strictly below)
+-- in [min_value x customers, max_value x customers).
+customers as (
+    select lead_id, date_diff('day', cast(max(ordered_at) as date), $as_of_date) as recency_days,
+        count(*) as n_orders, sum(amount_eur) as monetary
+    from orders where lead_id in (select lead_id from leads) group by lead_id
+),
+ranked_customers as (
+    select *, rank() over (order by recency_days) - 1 as r_below, rank() over (order by n_orders) - 1 as f_below,
+        rank() over (order by monetary) - 1 as m_below, count(*) over () as n_customers
+    from customers
+),
 rfm as (
     select lead_id, r.rfm_score as r_score, f.rfm_score as f_score, m.rfm_score as m_score
-    from (
-        select lead_id, date_diff('day', cast(max(ordered_at) as date), $as_of_date) as recency_days,
-            count(*) as n_orders, sum(amount_eur) as monetary
-        from orders group by lead_id
-    ) x
-    join point_tables.rfm_bands r on r.rfm_dimension = 'recency'
-        and (r.min_value is null or x.recency_days >= r.min_value) and (r.max_value is null or x.recency_days < r.max_value)
-    join point_tables.rfm_bands f on f.rfm_dimension = 'frequency'
-        and (f.min_value is null or x.n_orders >= f.min_value) and (f.max_value is null or x.n_orders < f.max_value)
-    join point_tables.rfm_bands m on m.rfm_dimension = 'monetary'
-        and (m.min_value is null or x.monetary >= m.min_value) and (m.max_value is null or x.monetary < m.max_value)
+    from ranked_customers x
+    join point_tables.rfm_bands r on r.rfm_dimension = 'recency' and case when r.bound_kind = 'quantile'
+        then (r.min_value is null or x.r_below >= r.min_value * x.n_customers) and (r.max_value is null or x.r_below < r.max_value * x.n_customers)
+        else (r.min_value is null or x.recency_days >= r.min_value) and (r.max_value is null or x.recency_days < r.max_value) end
+    join point_tables.rfm_bands f on f.rfm_dimension = 'frequency' and case when f.bound_kind = 'quantile'
+        then (f.min_value is null or x.f_below >= f.min_value * x.n_customers) and (f.max_value is null or x.f_below < f.max_value * x.n_customers)
+        else (f.min_value is null or x.n_orders >= f.min_value) and (f.max_value is null or x.n_orders < f.max_value) end
+    join point_tables.rfm_bands m on m.rfm_dimension = 'monetary' and case when m.bound_kind = 'quantile'
+        then (m.min_value is null or x.m_below >= m.min_value * x.n_customers) and (m.max_value is null or x.m_below < m.max_value * x.n_customers)
+        else (m.min_value is null or x.monetary >= m.min_value) and (m.max_value is null or x.monetary < m.max_value) end
 ),
 rfm_points as (
     select rfm.lead_id, arg_min(s.points, s.match_priority) as points
@@ -149,14 +194,14 @@ negative as (
                     where d.email_domain = f.email_domain), 0)
         + f.negative_property_points
         + case when date_diff('second', f.created_at, $as_of_end) / 86400.0 > 90
-                and coalesce(e.days_since_activity > 90, true)
+                and coalesce(a.days_since_activity > 90, true)
                then (select points from neg where rule_key = 'inactive') else 0 end
         + case when ec.n_sent_90 >= 5 and ec.n_open_90 < 0.1 * ec.n_sent_90
                then (select points from neg where rule_key = 'low_open_rate') else 0 end
         as negative_points
     from fit f
     left join event_counts ec on ec.lead_id = f.lead_id
-    left join engagement e on e.lead_id = f.lead_id
+    left join activity a on a.lead_id = f.lead_id
 ),
 scored as (
     select f.lead_id,

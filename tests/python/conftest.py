@@ -175,6 +175,7 @@ LONGEST_FIRST = (
     "test_bad_seed_edits.py",  # 150 s
     "test_refresh_selection.py",  # 150 s
     "test_golden_case.py",  # 145 s
+    "test_engagement_rules.py",
     "test_dagster_ui.py",
     "test_project_conventions.py",
     "test_demo_pipeline.py",

@@ -46,10 +46,20 @@ def test_invalid_pattern_names_the_seed_row(project: Project, loaded: CliRunner)
     )
 
 
+FREQUENCY_BANDS = "".join(f"frequency,{n},value,{low},{high}\n" for n, low, high in ((1, 1, 2), (2, 2, 3), (3, 3, 4), (4, 4, 6), (5, 6, "")))  # fmt: skip
+LAST_EVENT_RULE = "email_bounce,email_bounce,,,,none,0,0,30,"
+
 # Bad edits, several point tables at once: one build must fail on every one of them and name each seed's
 # offending row under that seed's failed test (one build instead of one per edit: dbt runs every seed test
 # even when others fail, and the failure message lists them all).
 SEMANTIC_EDITS = {
+    # bands that overlap: grade B now starts at 4, inside C [3, 5)
+    "overlapping-bands": (
+        "fit_grade_bands",
+        "B,5,7",
+        "B,4,7",
+        ["fit_grade_bands", "band_key=C", "overlaps"],
+    ),
     # a range rule whose min is above its max
     "inverted-range": (
         "lead_property_rules",
@@ -102,16 +112,67 @@ SEMANTIC_EDITS = {
     # an unknown buying stage
     "unknown-stage": (
         "engagement_event_points",
-        "demo_request,decision,",
-        "demo_request,purchase,",
+        "demo_request,demo_request,,,,decision,",
+        "demo_request,demo_request,,,,purchase,",
         ["engagement_event_points_buying_stage", "purchase"],
     ),
     # two bands with the same (dimension, score): the unique_combination_of_columns test names the pair
     "duplicate-combination": (
         "rfm_bands",
-        "recency,4,31,91",
-        "recency,5,31,91",
+        "recency,4,value,31,91",
+        "recency,5,value,31,91",
         ["unique_combination_of_columns_rfm_bands", "rfm_dimension=recency, rfm_score=5, occurrences=2"],
+    ),
+    # a second event rule without a property for page_view: which one would take its events?
+    "second-rule-without-property": (
+        "engagement_event_points",
+        LAST_EVENT_RULE,
+        "page_view_again,page_view,,,,discovery,1,10,30,Any page again\n" + LAST_EVENT_RULE,
+        ["engagement_event_points_one_rule_without_property_per_type", "event_type=page_view"],
+    ),
+    # a property rule without its pattern
+    "property-rule-without-pattern": (
+        "engagement_event_points",
+        LAST_EVENT_RULE,
+        "pricing_page,page_view,url,,1,evaluation,5,25,30,No pattern\n" + LAST_EVENT_RULE,
+        ["engagement_event_points_property_rules_complete", "event_rule=pricing_page"],
+    ),
+    # a property name the engines' JSON paths cannot quote
+    "quoted-property-name": (
+        "engagement_event_points",
+        LAST_EVENT_RULE,
+        "quoted_key,page_view,it's,x,1,evaluation,5,25,30,A quote in the key\n" + LAST_EVENT_RULE,
+        ["engagement_event_points_property_rules_complete", "event_rule=quoted_key"],
+    ),
+    # a rule that takes points while the lowest engagement level starts at 0: a lead below 0 gets no level
+    "negative-points-without-open-level": (
+        "engagement_levels",
+        "low,,15,0",
+        "low,0,15,0",
+        ["engagement_levels_cover_negative_points", "level_key=low"],
+    ),
+    "negative-event-rule": (
+        "engagement_event_points",
+        LAST_EVENT_RULE,
+        "careers_page,page_view,url,careers,2,none,-2,-6,30,Careers pages\n" + LAST_EVENT_RULE,
+        ["engagement_levels_cover_negative_points", "level_key=medium"],
+    ),
+    # one monetary band in quantiles, the others in EUR
+    "mixed-bound-kinds": (
+        "rfm_bands",
+        "monetary,1,value,0,500",
+        "monetary,1,quantile,0,500",
+        ["rfm_bands_one_bound_kind_per_dimension", "rfm_dimension=monetary, rfm_score=1"],
+    ),
+    # quantile bounds past 1
+    "quantile-out-of-range": (
+        "rfm_bands",
+        FREQUENCY_BANDS,
+        "".join(
+            f"frequency,{n},quantile,{low},{high}\n"
+            for n, low, high in ((1, 0, 0.2), (2, 0.2, 0.4), (3, 0.4, 0.6), (4, 0.6, 1.5), (5, 1.5, ""))
+        ),  # fmt: skip
+        ["rfm_bands_quantiles_within_zero_and_one", "rfm_dimension=frequency, rfm_score=4"],
     ),
 }
 

@@ -3,8 +3,10 @@
 One set of demo data (400 leads, with bad rows) is loaded and built with the real `leadscore` CLI on DuckDB,
 then on a PostgreSQL server started for the test (and stopped after), then on Spark (pyspark in local mode,
 dbt-spark's session method). lead_scores and lead_score_breakdown must match DuckDB's row for row: text,
-booleans, dates, timestamps and decimals exactly, doubles within 1e-9. Each engine's build time is printed
-(`pytest -s`). The Spark test is marked `spark`: `make test` runs it with the others, `make test-spark` alone.
+booleans, dates, timestamps and decimals exactly, doubles within 1e-9. Every workspace scores with the point
+tables of rule_seeds (event rules narrowed by a url pattern, a type whose other events no rule takes,
+quintile RFM bands beside fixed recency bands), so each engine runs those paths as well as the default ones.
+Each engine's build time is printed (`pytest -s`). The Spark test is marked `spark`: `make test` runs it with the others, `make test-spark` alone.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from orchestration.engines import Target, connection, resolve_target
 from orchestration.settings import Settings
 
 from conftest import copy_project
+from rule_seeds import narrow_event_rules, use_quantile_rfm_bands
 
 END_DATE = "2026-10-31"
 LEADS = "400"
@@ -46,6 +49,8 @@ class Workspace:
 
     def __init__(self, root: Path, extra_env: dict[str, str] | None = None) -> None:
         self.dir = copy_project(root / "project")
+        narrow_event_rules(self.dir / "seeds")
+        use_quantile_rfm_bands(self.dir / "seeds")
         self.warehouse = root / "warehouse" / "leadscore.duckdb"
         self.extra_env = extra_env or {}
 

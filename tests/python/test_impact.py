@@ -54,9 +54,17 @@ def test_impact_of_a_point_table_change(tmp_path: Path, project: Project, leadsc
 
     # The pull request: demo requests worth more, email opens worth nothing.
     edit_seed(
-        project, "engagement_event_points", "demo_request,decision,25,50,", "demo_request,decision,40,80,"
+        project,
+        "engagement_event_points",
+        "demo_request,demo_request,,,,decision,25,50,",
+        "demo_request,demo_request,,,,decision,40,80,",
     )
-    edit_seed(project, "engagement_event_points", "email_open,discovery,1,5,", "email_open,discovery,0,0,")
+    edit_seed(
+        project,
+        "engagement_event_points",
+        "email_open,email_open,,,,discovery,1,5,",
+        "email_open,email_open,,,,discovery,0,0,",
+    )
     out = leadscore("impact", "--base", "HEAD", "--format", "json", "--backtest-dates", "2")
     result = json.loads(out.stdout)
 
@@ -88,7 +96,9 @@ def test_impact_of_a_point_table_change(tmp_path: Path, project: Project, leadsc
         moved = sum(r["delta"] for r in mover["rules"] if r["unit"] == "score points")
         assert moved == pytest.approx(mover["delta"], abs=1e-6)
         assert mover["head"]["score"] - mover["base"]["score"] == pytest.approx(mover["delta"], abs=1e-6)
-        assert {r["dimension"] for r in mover["rules"]} == {"engagement"}
+        # (the level's row, and the event rules' rows in dimension engagement_points since 5ef8f9a)
+        assert {r["dimension"] for r in mover["rules"]} <= {"engagement", "engagement_points"}
+        assert "engagement" in {r["dimension"] for r in mover["rules"]}
         assert {r["rule"] for r in mover["rules"] if r["unit"] == "engagement points"} <= {
             "demo_request",
             "email_open",

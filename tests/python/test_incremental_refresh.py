@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from tests.python.conftest import Project
+from tests.python.rule_seeds import narrow_event_rules
 
 END = "2026-10-31"
 SCORE_KEYS = {"lead_scores": ["lead_id"], "lead_score_breakdown": ["breakdown_id"]}
@@ -212,11 +213,15 @@ def test_incremental_refreshes_equal_full_rebuilds(project: Project, tmp_path: P
     assert decisions(step)["int_lead_event_types_decayed"] == "refreshed", step
     assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, "2026-11-20", rebuilt))
 
-    # A point-table change: new half-lives and a windowed event rule force a rebuild of what they affect.
+    # A point-table change: new half-lives, event rules narrowed by a url (the event types stay the same) and a
+    # windowed negative rule force a rebuild of what they affect, and of nothing else.
     points = project.dir / "seeds" / "engagement_event_points.csv"
     points.write_text(
-        points.read_text().replace("page_view,discovery,1,10,30,", "page_view,discovery,1,10,20,")
+        points.read_text().replace(
+            "page_view,page_view,,,,discovery,1,10,30,", "page_view,page_view,,,,discovery,1,10,20,"
+        )
     )
+    narrow_event_rules(project.dir / "seeds")
     rules = project.dir / "seeds" / "negative_rules.csv"
     unsubscribed = "unsubscribed,event,unsubscribe,,,"
     rules.write_text(rules.read_text().replace(unsubscribed + ",1,", unsubscribed + "60,1,"))
@@ -226,6 +231,23 @@ def test_incremental_refreshes_equal_full_rebuilds(project: Project, tmp_path: P
         "int_lead_event_days_counted": "refreshed",
         "int_lead_event_types_decayed": "rebuilt",
     }, step
+    assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, "2026-11-20", rebuilt))
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        narrowed = con.execute(
+            "SELECT count(DISTINCT event_rule) FROM intermediate.int_lead_event_types_decayed "
+            "WHERE event_rule IN ('careers_page', 'product_page', 'ebook_download')"
+        ).fetchone()[0]
+    assert narrowed == 3, "the narrowed rules took no events"
+
+    # A rule's cap and buying stage are applied after the decayed sums: the state is carried, still exact.
+    points.write_text(
+        points.read_text().replace(
+            "product_page,page_view,url,^/(product|features),,discovery,2,10,",
+            "product_page,page_view,url,^/(product|features),,evaluation,2,4,",
+        )
+    )
+    step = leadscore(project, warehouse, "build", "--as-of", "2026-11-20", "--accept-drift")
+    assert set(decisions(step).values()) == {"refreshed"}, step
     assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, "2026-11-20", rebuilt))
 
     # Moving the as-of date back cannot be carried (decay only runs forward): rebuilt, still exact.

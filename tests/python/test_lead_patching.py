@@ -15,6 +15,7 @@ from orchestration.pipeline import code_version, scoring_version
 from orchestration.publishing import working_path
 from orchestration.settings import Settings
 from tests.python.conftest import Project
+from tests.python.rule_seeds import use_quantile_rfm_bands
 from tests.python.test_incremental_refresh import assert_same_scores, full_rebuild_of, leadscore
 
 END = "2026-10-31"
@@ -73,13 +74,23 @@ def add_activity_for_an_inactive_lead(warehouse: Path, day: Path) -> str:
     return lead_id
 
 
-def test_same_day_refresh_patches_changed_leads_only(project: Project, tmp_path: Path) -> None:
+def base_loaded(project: Project, tmp_path: Path) -> tuple[Path, Path, Path]:
+    """Demo data split by arrival, the base loaded into the project's warehouse: (warehouse, base, day)."""
     full_data, base, day = (tmp_path / name for name in ("full", "base", "day"))
-    warehouse = project.warehouse
-    leadscore(project, warehouse, "demo-data", "--leads", "400", "--seed", "11", "--out", str(full_data),
-              "--end-date", END)  # fmt: skip
+    leadscore(project, project.warehouse, "demo-data", "--leads", "400", "--seed", "11", "--out",
+              str(full_data), "--end-date", END)  # fmt: skip
     split_by_arrival(full_data, base, day)
-    leadscore(project, warehouse, "load", str(base))
+    leadscore(project, project.warehouse, "load", str(base))
+    return project.warehouse, base, day
+
+
+def rescored_leads(line: str) -> int:
+    """The number of leads a `lead tables: patched, N leads rescored (...)` line says were rescored."""
+    return int(line.split("patched, ")[1].split(" leads")[0].replace(",", ""))
+
+
+def test_same_day_refresh_patches_changed_leads_only(project: Project, tmp_path: Path) -> None:
+    warehouse, base, day = base_loaded(project, tmp_path)
     first = leadscore(project, warehouse, "build", "--as-of", END)
     assert lead_tables_line(first).startswith("lead tables: rebuilt"), first
 
@@ -100,7 +111,7 @@ def test_same_day_refresh_patches_changed_leads_only(project: Project, tmp_path:
     step = leadscore(project, warehouse, "build", "--as-of", END, "--accept-drift")
     line = lead_tables_line(step)
     assert line.startswith("lead tables: patched"), step
-    rescored = int(line.split("patched, ")[1].split(" leads")[0].replace(",", ""))
+    rescored = rescored_leads(line)
     with duckdb.connect(str(warehouse), read_only=True) as con:
         scored = con.execute("SELECT count(*) FROM marts.lead_scores").fetchone()[0]
         still_inactive = con.execute(
@@ -126,3 +137,45 @@ def test_same_day_refresh_patches_changed_leads_only(project: Project, tmp_path:
     working = working_path(Settings(project_dir=project.dir, warehouse_path=warehouse))
     params, why = patch_parameters(working, versions, date.fromisoformat(END))
     assert params == {} and "replaced" in why, why
+
+
+def rfm_scores(warehouse: Path) -> dict[str, tuple[int, int, int]]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "SELECT lead_id, recency_score, frequency_score, monetary_score FROM intermediate.int_leads_rfm_scored"
+        ).fetchall()
+    return {lead_id: (recency, frequency, monetary) for lead_id, recency, frequency, monetary in rows}
+
+
+def test_quantile_rfm_bands_rescore_every_customer_when_orders_arrive(
+    project: Project, tmp_path: Path
+) -> None:
+    # Quintile bands rank a customer among all customers: new orders move other customers' bands, so the
+    # patch rescores every customer (int_leads_changed), and still equals a full rebuild.
+    use_quantile_rfm_bands(project.dir / "seeds")
+    warehouse, _, day = base_loaded(project, tmp_path)
+    leadscore(project, warehouse, "build", "--as-of", END)
+    before = rfm_scores(warehouse)
+
+    leadscore(project, warehouse, "load", "--append", str(day))
+    step = leadscore(project, warehouse, "build", "--as-of", END, "--accept-drift")
+    line = lead_tables_line(step)
+    assert line.startswith("lead tables: patched"), step
+    rescored = rescored_leads(line)
+    rebuilt = full_rebuild_of(project, warehouse, END, tmp_path / "f1")
+    after = rfm_scores(rebuilt)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        arrived = {
+            lead_id
+            for (lead_id,) in con.execute(
+                "SELECT lead_id FROM raw.orders WHERE _loaded_at = (SELECT max(_loaded_at) FROM raw.orders) "
+                "UNION SELECT lead_id FROM raw.events WHERE _loaded_at = (SELECT max(_loaded_at) FROM raw.events) "
+                "UNION SELECT lead_id FROM raw.leads WHERE _loaded_at = (SELECT max(_loaded_at) FROM raw.leads)"
+            ).fetchall()
+        }
+    # Customers with no new row whose band the new orders moved (in the full rebuild): a patch of the leads
+    # with new rows only would leave them stale.
+    moved = {lead for lead, scores in before.items() if lead not in arrived and after.get(lead) != scores}
+    assert moved, "no customer without new rows changed band: the test would not catch a missed rescore"
+    assert rescored >= len(after), (rescored, len(after))
+    assert assert_same_scores(warehouse, rebuilt) > 400

@@ -1,5 +1,7 @@
 """The benchmark's hand-written floor query and its pandas implementation compute exactly the mart's totals
-and ranks (on clean demo data), so `leadscore bench` compares like with like."""
+and ranks (on clean demo data), so `leadscore bench` compares like with like: with the default point tables,
+and with event rules narrowed by a url (one type left without a rule for some events) and quintile RFM bands
+(rule_seeds)."""
 
 from __future__ import annotations
 
@@ -7,15 +9,23 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from orchestration.reference_scoring import read_seed_frames, score_with_floor_query, score_with_pandas
 
 from conftest import CliRunner, Project
+from rule_seeds import narrow_event_rules, use_quantile_rfm_bands
 
 AS_OF = date(2026, 10, 31)
 
 
-def test_floor_query_and_pandas_match_the_mart(tmp_path: Path, project: Project, leadscore: CliRunner):
+@pytest.mark.parametrize("point_tables", ["default", "narrowed_rules_and_quantiles"])
+def test_floor_query_and_pandas_match_the_mart(
+    point_tables: str, tmp_path: Path, project: Project, leadscore: CliRunner
+):
+    if point_tables != "default":
+        narrow_event_rules(project.dir / "seeds")
+        use_quantile_rfm_bands(project.dir / "seeds")
     out = tmp_path / "demo"
     leadscore(
         "demo-data", "--leads", "1500", "--seed", "11", "--out", str(out), "--end-date", AS_OF.isoformat()
@@ -33,6 +43,21 @@ def test_floor_query_and_pandas_match_the_mart(tmp_path: Path, project: Project,
     pandas_scores = score_with_pandas(raw, seeds, AS_OF)
 
     assert len(mart) > 1000
+    if point_tables != "default":
+        with duckdb.connect(str(project.warehouse), read_only=True) as con:
+            fired = dict(
+                con.execute(
+                    "select rule_key, count(*) from marts.lead_score_breakdown "
+                    "where rule_key in ('careers_page', 'product_page', 'ebook_download', 'page_view') "
+                    "group by rule_key"
+                ).fetchall()
+            )
+            bands = con.execute(
+                "select count(distinct frequency_score), count(distinct monetary_score) "
+                "from intermediate.int_leads_rfm_scored"
+            ).fetchone()
+        assert set(fired) == {"careers_page", "product_page", "ebook_download", "page_view"}, fired
+        assert bands[1] == 5 and bands[0] >= 2, bands
     for name, other in (("floor", floor), ("pandas", pandas_scores)):
         merged = mart.merge(other, on="lead_id", how="outer", suffixes=("", f"_{name}"), indicator=True)
         assert (merged["_merge"] == "both").all(), f"{name}: lead sets differ"

@@ -29,6 +29,12 @@ def edit(project: Path, seed: str, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
+def append_rows(project: Path, seed: str, rows: str) -> None:
+    """Append CSV rows to a seed."""
+    path = project / "seeds" / f"{seed}.csv"
+    path.write_text(path.read_text(encoding="utf-8") + rows, encoding="utf-8")
+
+
 def edit_project(project: Path, change: callable) -> None:
     """Apply `change` to the parsed dbt_project.yml and write it back."""
     path = project / "dbt_project.yml"
@@ -51,9 +57,9 @@ def test_repository_seeds_pass() -> None:
 
 
 def test_non_numeric_points(project: Path) -> None:
-    edit(project, "engagement_levels", "medium,15,50,10", "medium,15,50,ten")
+    edit(project, "lead_property_rules", ",501,1001,3,company_size,10,", ",501,1001,3,company_size,ten,")
     assert problems_of(project) == [
-        "seeds/engagement_levels.csv line 3, column points: 'ten' is not a decimal(10,4)"
+        "seeds/lead_property_rules.csv line 7, column points: 'ten' is not a decimal(10,4)"
     ]
 
 
@@ -83,12 +89,12 @@ def test_lookahead_is_refused_where_duckdb_cannot_compile_it(project: Path) -> N
 
 
 def test_extra_column(project: Path) -> None:
-    path = project / "seeds" / "buying_stages.csv"
+    path = project / "seeds" / "engagement_levels.csv"
     lines = path.read_text().splitlines()
     path.write_text("\n".join([lines[0] + ",comment", *(line + ",x" for line in lines[1:])]) + "\n")
     problems = problems_of(project)
     assert len(problems) == 1
-    assert problems[0].startswith("seeds/buying_stages.csv line 1, column comment: unexpected column")
+    assert problems[0].startswith("seeds/engagement_levels.csv line 1, column comment: unexpected column")
 
 
 def test_missing_column(project: Path) -> None:
@@ -130,29 +136,27 @@ def test_declared_seed_without_csv(project: Path) -> None:
 
 
 def test_every_problem_is_listed(project: Path) -> None:
-    edit(project, "lead_property_rules", ",2,industry,8,Retail", ",two,industry,eight,Retail")
+    edit(project, "lead_property_rules", ",2,industry,8,", ",2,industry,eight,")
     edit(
-        project,
-        "lead_property_rules",
-        "enterprise,employee_count,range,,1001,,4,company_size,5,",
-        "enterprise,employee_count,range,,1001,,4,company_size,5.5,",
+        project, "lead_property_rules", "micro,employee_count,range,,0,", "micro,employee_count,range,,zero,"
+    )
+    edit(
+        project, "lead_property_rules", ",1001,,4,company_size,5,", ",1001,,4,company_size,5.5,"
     )  # still valid
-    edit(project, "engagement_levels", "low,0,15,0", "low,zero,15,0")
     edit(project, "rfm_segments", "champions,1,4,5", "champions,1.5,4,5")
     problems = problems_of(project)
     assert problems == [
-        "seeds/engagement_levels.csv line 2, column min_engagement_points: 'zero' is not a decimal(10,4)",
-        "seeds/lead_property_rules.csv line 3, column match_priority: 'two' is not an integer",
         "seeds/lead_property_rules.csv line 3, column points: 'eight' is not a decimal(10,4)",
+        "seeds/lead_property_rules.csv line 5, column min_value: 'zero' is not a decimal(18,4)",
         "seeds/rfm_segments.csv line 2, column match_priority: '1.5' is not an integer",
     ]
 
 
 def test_decimal_precision_and_rounding(project: Path) -> None:
     edit(project, "score_weights", "industry,base,0.25", "industry,base,0.33333")
-    edit(project, "lead_property_rules", ",1,geography,10,Primary", ",1,geography,1234567,Primary")
+    edit(project, "lead_property_rules", ",1,industry,10,", ",1,industry,1234567,")
     assert problems_of(project) == [
-        "seeds/lead_property_rules.csv line 10, column points: '1234567' is out of range for decimal(10,4) "
+        "seeds/lead_property_rules.csv line 2, column points: '1234567' is out of range for decimal(10,4) "
         "(at most 6 digits before the decimal point)",
         "seeds/score_weights.csv line 2, column weight: '0.33333' has more than 4 decimals for decimal(10,4) "
         "(it would be rounded)",
@@ -160,12 +164,7 @@ def test_decimal_precision_and_rounding(project: Path) -> None:
 
 
 def test_empty_values_are_allowed(project: Path) -> None:
-    edit(
-        project,
-        "lead_property_rules",
-        "technology,,,1,industry,10,Technology and software",
-        "technology,,,,industry,,",
-    )
+    edit(project, "lead_property_rules", ",1,industry,10,Technology and software", ",,industry,,")
     check_seeds(project)
 
 
@@ -173,9 +172,9 @@ def test_quoted_multiline_value_and_blank_line_keep_physical_line_numbers(projec
     path = project / "seeds" / "buying_stages.csv"
     path.write_text(
         "stage_key,stage_order,description\n"
-        'none,0,"No buying,\nsignal"\n'  # lines 2-3
+        'discovery,1,"Researching,\nand reading"\n'  # lines 2-3
         "\n"  # line 4, ignored
-        "discovery,x,Researching\n"  # line 5
+        "evaluation,x,Comparing\n"  # line 5
     )
     assert problems_of(project) == [
         "seeds/buying_stages.csv line 5, column stage_order: 'x' is not an integer"
@@ -196,10 +195,10 @@ def test_unterminated_quote(project: Path) -> None:
 
 
 def test_invalid_utf8(project: Path) -> None:
-    path = project / "seeds" / "score_tiers.csv"
-    path.write_bytes(path.read_bytes().replace(b"Low potential", b"Potentiel faible \xe9"))
+    path = project / "seeds" / "buying_stages.csv"
+    path.write_bytes(path.read_bytes().replace(b"Ready to buy", b"Pr\xeat \xe0 acheter"))
     assert problems_of(project) == [
-        "seeds/score_tiers.csv line 4: invalid UTF-8 (invalid continuation byte); save the file as UTF-8"
+        "seeds/buying_stages.csv line 5: invalid UTF-8 (invalid continuation byte); save the file as UTF-8"
     ]
 
 
@@ -263,3 +262,27 @@ def test_column_checkers(declared: str, valid: list[str], invalid: list[str]) ->
     assert checker is not None
     assert [v for v in valid if checker(v)] == []
     assert [v for v in invalid if not checker(v)] == []
+
+
+def test_invalid_event_rule_pattern_names_the_row(project: Path) -> None:
+    append_rows(
+        project,
+        "engagement_event_points",
+        "pricing_page,page_view,url,pricing,1,evaluation,5,25,30,Pricing pages\n"
+        "careers_page,page_view,url,(careers,2,none,-2,-6,30,An unclosed group\n",
+    )
+    [problem] = problems_of(project)
+    assert problem.startswith(
+        "seeds/engagement_event_points.csv line 17, column match_values: '(careers' is not a valid regular"
+        " expression ("
+    ), problem
+
+
+def test_event_rule_without_pattern_is_not_checked(project: Path) -> None:
+    # A rule without a property has no pattern; a pattern Python and DuckDB both compile passes.
+    append_rows(
+        project,
+        "engagement_event_points",
+        "careers_page,page_view,url,^/careers(/|$),2,none,-2,-6,30,Careers\n",
+    )
+    check_seeds(project)
