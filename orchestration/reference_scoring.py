@@ -193,13 +193,13 @@ def score_with_pandas(
         }
     )
     orders = orders[(orders["status"] == "completed") & (orders["ordered_at"] < as_of_end)]
-    # Activity for the inactivity rule: an event a rule of a buying stage took, a completed order, the conversion.
+    # Activity for the inactivity rule: an event a rule of a buying stage took, a completed order, the
+    # conversion.
+    staged = events["event_rule"].map(points["buying_stage"] != "none").fillna(False).astype(bool)
     converted_at = pd.Series(parse_ts(raw_leads["converted_at"]).to_numpy(), index=lead_ids)
     activity_ages = pd.concat(
         [
-            events.loc[
-                events["event_rule"].map(points["buying_stage"] != "none") == True, ["lead_id", "age_days"]
-            ],  # noqa: E712
+            events.loc[staged, ["lead_id", "age_days"]],
             pd.DataFrame(
                 {
                     "lead_id": orders["lead_id"],
