@@ -37,7 +37,7 @@ class Backtest:
 
 def read_backtest(warehouse: Path, version: str, event_rules: pd.DataFrame) -> Backtest:
     """Read a scored sandbox warehouse. event_rules: engagement_event_points (every rule: each event counts
-    for the rule the engine gives it, reference_scoring.event_rules, so a type's rules are needed together)."""
+    for the rule the engine gives it, reference_scoring.event_rules, a type's rules go together)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         summary = con.execute(
             "select window_days from marts.backtest_summary where scoring_version = ?", [version]
