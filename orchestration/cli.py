@@ -281,7 +281,7 @@ def export_command(since_last: bool, fmt: str, out: Path | None) -> None:
 
     try:
         record = export_changes(Settings.from_env(), full=not since_last, fmt=fmt, deliver=deliver)
-    except ExportError as exc:
+    except (ExportError, OSError) as exc:
         click.echo(f"export failed, watermark unchanged: {exc}", err=True)
         sys.exit(1)
     changes = "every lead" if not since_last else f"changes after batch {record.after_batch}"
