@@ -32,6 +32,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "spark: builds the project on Apache Spark (minutes); `make test` runs it, `make test-spark` alone",
     )
+    config.addinivalue_line(
+        "markers",
+        "superset: the Superset dashboard in a real Superset; `make test-superset` runs it (not `make test`)",
+    )
 
 
 @dataclass
