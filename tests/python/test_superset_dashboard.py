@@ -34,7 +34,7 @@ pytestmark = pytest.mark.superset
 
 END_DATE = "2026-10-31"
 NEXT_DAY = "2026-11-01"
-STARTUP_TIMEOUT_S = 180
+STARTUP_TIMEOUT_S = 300
 CHART_COUNT = 8  # the charts of bi/superset/dashboard/charts
 TOP_LEADS = 15  # the row limit of the "Top leads and why" table
 
@@ -163,7 +163,7 @@ def page(superset: tuple[str, str], tmp_path_factory: pytest.TempPathFactory) ->
             page.fill("#username", "admin")
             page.fill("#password", password)
             page.click("button[type=submit]")
-            page.wait_for_url(lambda u: "/login" not in u, timeout=60_000)
+            page.wait_for_url(lambda u: "/login" not in u, timeout=120_000)
             yield page
         finally:
             context.close()
