@@ -20,13 +20,12 @@ killed half-way sends the same rows again next time (a CRM import upserts by lea
 from __future__ import annotations
 
 import csv
-import fcntl
 import io
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 
 import duckdb
 
+from orchestration.publishing import writer_lock
 from orchestration.settings import Settings
 from orchestration.top_leads import plain_value
 
@@ -102,17 +102,10 @@ def _write_history(settings: Settings, history: list[ExportRecord]) -> None:
     os.replace(partial, path)
 
 
-@contextmanager
-def _export_lock(settings: Settings) -> Iterator[None]:
-    """One export at a time per warehouse (two at once would both send the same batches)."""
-    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = state_path(settings).with_suffix(".lock")
-    with lock_path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _export_lock(settings: Settings) -> AbstractContextManager[None]:
+    """One export at a time per warehouse (two at once would both send the same batches): the writer lock's
+    file lock, on a file beside the state file (`<state>.lock`), not the warehouse's own writer lock."""
+    return writer_lock(replace(settings, warehouse_path=state_path(settings)))
 
 
 def _batch_build(con: duckdb.DuckDBPyConnection, batch: int) -> str | None:

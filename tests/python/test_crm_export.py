@@ -12,16 +12,14 @@ from __future__ import annotations
 import csv
 import json
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
-from conftest import Project, copy_project
+from cli_warehouse import Warehouse
 
 END_DATE = "2026-10-31"
 DAY_ONE = "2026-11-01"  # the demo data's next day (demo-data --next-day-of) is scored as of this date
@@ -29,38 +27,10 @@ DAY_TWO = "2026-11-02"
 FIELDS = ("score", "tier", "grade_cell", "is_mql", "suggested_lifecycle_stage")
 
 
-class Warehouse:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.project = Project(
-            dir=copy_project(root / "project"), warehouse=root / "warehouse" / "leadscore.duckdb"
-        )
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        completed = subprocess.run(
-            [str(Path(sys.executable).with_name("leadscore")), *args],
-            env=self.project.env(),
-            cwd=self.project.dir,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if check and completed.returncode != 0:
-            raise AssertionError(
-                f"leadscore {' '.join(args)} exited {completed.returncode}\n"
-                f"stdout:\n{completed.stdout}\nstderr:\n{completed.stderr}"
-            )
-        return completed
-
-    def query(self, sql: str) -> list[dict[str, Any]]:
-        with duckdb.connect(str(self.project.warehouse), read_only=True) as con:
-            cursor = con.execute(sql)
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
+class CrmWarehouse(Warehouse):
     def crm_fields(self) -> dict[str, tuple[Any, ...]]:
         """Each scored lead's CRM fields, from lead_scores (the score rounded as the CRM gets it)."""
-        rows = self.query(
+        rows = self.records(
             "select lead_id, score_total, tier, grade_cell, is_mql, suggested_lifecycle_stage "
             "from marts.lead_scores"
         )
@@ -77,7 +47,7 @@ class Warehouse:
 
     def top_reasons(self) -> dict[str, str]:
         """The three counted breakdown rules with the largest points per lead, as the export words them."""
-        rows = self.query(
+        rows = self.records(
             "select lead_id, breakdown_id, rule_type, rule_key, score_points from marts.lead_score_breakdown "
             "where is_counted_in_total and score_points <> 0"
         )
@@ -96,7 +66,7 @@ class Warehouse:
 
     def export(self, *args: str, name: str, check: bool = True) -> Exported:
         out = self.root / "exports" / name
-        completed = self.run("export", *args, "--out", str(out), check=check)
+        completed = self.leadscore("export", *args, "--out", str(out), check=check)
         return Exported(completed, out)
 
 
@@ -115,7 +85,7 @@ class Exported:
 
 @dataclass
 class Scenario:
-    warehouse: Warehouse
+    warehouse: CrmWarehouse
     fields: dict[str, dict[str, tuple[Any, ...]]] = field(default_factory=dict)
     reasons: dict[str, dict[str, str]] = field(default_factory=dict)
     exports: dict[str, Exported] = field(default_factory=dict)
@@ -130,34 +100,36 @@ class Scenario:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
-    warehouse = Warehouse(tmp_path_factory.mktemp("crm_export"))
+    warehouse = CrmWarehouse(tmp_path_factory.mktemp("crm_export"))
     s = Scenario(warehouse)
     demo, next_day = warehouse.root / "demo", warehouse.root / "next_day"
-    warehouse.run("demo-data", "--leads", "800", "--seed", "11", "--out", str(demo), "--end-date", END_DATE)
-    warehouse.run("load", str(demo))
-    warehouse.run("build", "--as-of", DAY_ONE)
+    warehouse.leadscore(
+        "demo-data", "--leads", "800", "--seed", "11", "--out", str(demo), "--end-date", END_DATE
+    )
+    warehouse.leadscore("load", str(demo))
+    warehouse.leadscore("build", "--as-of", DAY_ONE)
     s.snapshot("first")
     s.exports["first"] = warehouse.export(name="first.csv")
     s.exports["again"] = warehouse.export(name="again.csv")
-    s.outputs["again_json"] = warehouse.run("export", "--format", "json")
+    s.outputs["again_json"] = warehouse.leadscore("export", "--format", "json")
 
-    warehouse.run("demo-data", "--next-day-of", str(demo), "--out", str(next_day))
-    warehouse.run("load", "--append", str(next_day))
-    s.outputs["refresh"] = warehouse.run("build", "--as-of", DAY_ONE)
+    warehouse.leadscore("demo-data", "--next-day-of", str(demo), "--out", str(next_day))
+    warehouse.leadscore("load", "--append", str(next_day))
+    s.outputs["refresh"] = warehouse.leadscore("build", "--as-of", DAY_ONE)
     s.snapshot("refresh")
     s.exports["refresh"] = warehouse.export(name="refresh.csv")
 
-    s.outputs["roll"] = warehouse.run("build", "--as-of", DAY_TWO)
+    s.outputs["roll"] = warehouse.leadscore("build", "--as-of", DAY_TWO)
     s.snapshot("roll")
     s.exports["roll"] = warehouse.export("--format", "csv", name="roll.csv")
     s.exports["roll_again"] = warehouse.export(name="roll_again.csv")
-    s.mart = warehouse.query("select * from marts.crm_score_changes")
-    s.outputs["full_json"] = warehouse.run("export", "--full", "--format", "json")
+    s.mart = warehouse.records("select * from marts.crm_score_changes")
+    s.outputs["full_json"] = warehouse.leadscore("export", "--full", "--format", "json")
 
     # A destination that cannot be written (its folder is a file): nothing recorded.
     blocker = warehouse.root / "not_a_folder"
     blocker.write_text("")
-    s.outputs["failed_write"] = warehouse.run(
+    s.outputs["failed_write"] = warehouse.leadscore(
         "export", "--full", "--out", str(blocker / "x.csv"), check=False
     )
 
@@ -166,16 +138,16 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     project_yml.write_text(
         project_yml.read_text().replace("expose_personal_data: false", "expose_personal_data: true")
     )
-    warehouse.run("build", "--as-of", DAY_TWO)
+    warehouse.leadscore("build", "--as-of", DAY_TWO)
     s.exports["personal"] = warehouse.export("--full", name="personal.csv")
-    s.emails = {r["lead_id"]: r["email"] for r in warehouse.query("select lead_id, email from raw.leads")}
+    s.emails = {r["lead_id"]: r["email"] for r in warehouse.records("select lead_id, email from raw.leads")}
 
     # The warehouse rebuilt from scratch: the watermark is not this warehouse's any more.
     for path in warehouse.project.warehouse.parent.glob("leadscore.duckdb*"):
-        if not path.name.endswith((".crm-export.json", ".crm-export.lock")):
+        if not path.name.endswith((".crm-export.json", ".crm-export.json.lock")):
             path.unlink()
-    warehouse.run("load", str(demo))
-    warehouse.run("build", "--as-of", DAY_ONE)
+    warehouse.leadscore("load", str(demo))
+    warehouse.leadscore("build", "--as-of", DAY_ONE)
     s.exports["stale"] = warehouse.export(name="stale.csv", check=False)
     s.exports["after_stale_full"] = warehouse.export("--full", name="after_stale_full.csv")
     return s

@@ -8,59 +8,21 @@ report's code, the dashboard's Superset datasets).
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
-from typing import Any
 
-import duckdb
 import pytest
 import yaml
 
 from orchestration import backtest
 
-from conftest import REPO, Project, copy_project
+from cli_warehouse import Warehouse
+from conftest import REPO
 
 END_DATE = "2026-10-31"
 SCHEMAS = ("marts", "history", "point_tables")
 RELATION = re.compile(rf"\b(?:{'|'.join(SCHEMAS)})\.([a-z_]+)\b", re.IGNORECASE)
-
-
-class Warehouse:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.project = Project(
-            dir=copy_project(root / "project"), warehouse=root / "warehouse" / "leadscore.duckdb"
-        )
-
-    def run(self, executable: str, *args: str, env: dict[str, str] | None = None) -> str:
-        completed = subprocess.run(
-            [str(Path(sys.executable).with_name(executable)), *args],
-            env={**self.project.env(), **(env or {})},
-            cwd=self.project.dir,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert completed.returncode == 0, f"{executable} {args}:\n{completed.stdout}\n{completed.stderr}"
-        return completed.stdout
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        with duckdb.connect(str(self.project.warehouse), read_only=True) as con:
-            return con.execute(sql).fetchall()
-
-    def metrics(self, metrics: str, group_by: str | None = None) -> list[dict[str, str]]:
-        out = self.root / "mf.csv"
-        extra = ["--group-by", group_by] if group_by else []
-        self.run(
-            "mf", "query", "--metrics", metrics, *extra, "--csv", str(out), env={"LEADSCORE_TARGET": "served"}
-        )
-        with out.open(newline="") as handle:
-            return list(csv.DictReader(handle))
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +33,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     warehouse.run(
         "leadscore", "demo-data", "--leads", "600", "--seed", "21", "--out", str(demo), "--end-date", END_DATE
     )
-    warehouse.run("leadscore", "load", str(demo))
+    warehouse.leadscore("load", str(demo))
     warehouse.run(
         "leadscore",
         "backtest",
@@ -150,12 +112,12 @@ def test_conversion_rate_by_tier_and_grade_equals_the_backtest_mart(warehouse, s
 
 def test_the_time_spine_covers_every_score_date(warehouse):
     days, first, last = warehouse.query(
-        "select count(distinct date_day), min(date_day), max(date_day) from utilities.metricflow_time_spine"
+        "select count(distinct date_day), min(date_day), max(date_day) from marts.metricflow_time_spine"
     )[0]
     assert days == (last - first).days + 1
     (uncovered,) = warehouse.query(
         "select count(*) from history.lead_score_history where score_date not in "
-        "(select date_day from utilities.metricflow_time_spine)"
+        "(select date_day from marts.metricflow_time_spine)"
     )[0]
     assert uncovered == 0
 

@@ -8,27 +8,24 @@ Not part of `make test`: `make test-superset` runs it (CI's own step), since it 
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from playwright.sync_api import Page, Response, sync_playwright
 from test_dagster_ui import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, stop
 
 from orchestration.superset import DASHBOARD_SLUG, Superset, setup
 
-from conftest import REPO, Project, copy_project
+from cli_warehouse import Warehouse
+from conftest import REPO
 
 pytestmark = pytest.mark.superset
 
@@ -39,42 +36,6 @@ CHART_COUNT = 8  # the charts of bi/superset/dashboard/charts
 TOP_LEADS = 15  # the row limit of the "Top leads and why" table
 
 
-class Warehouse:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.project = Project(
-            dir=copy_project(root / "project"), warehouse=root / "warehouse" / "leadscore.duckdb"
-        )
-
-    def run(self, executable: str, *args: str, env: dict[str, str] | None = None) -> str:
-        completed = subprocess.run(
-            [str(Path(sys.executable).with_name(executable)), *args],
-            env={**self.project.env(), **(env or {})},
-            cwd=self.project.dir,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        assert completed.returncode == 0, (
-            f"{executable} {args} failed:\n{completed.stdout}\n{completed.stderr}"
-        )
-        return completed.stdout
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        with duckdb.connect(str(self.project.warehouse), read_only=True) as con:
-            return con.execute(sql).fetchall()
-
-    def metrics(self, metrics: str, group_by: str | None = None) -> list[dict[str, str]]:
-        """The semantic layer's answer (`mf query` on the read-only `served` target), as CSV rows."""
-        out = self.root / "mf.csv"
-        args = ["query", "--metrics", metrics, "--csv", str(out)]
-        self.run(
-            "mf", *args, *(["--group-by", group_by] if group_by else []), env={"LEADSCORE_TARGET": "served"}
-        )
-        with out.open(newline="") as handle:
-            return list(csv.DictReader(handle))
-
-
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     """Demo data with a backtest over three past dates, published (the score history has four dates)."""
@@ -83,7 +44,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     warehouse.run(
         "leadscore", "demo-data", "--leads", "800", "--seed", "5", "--out", str(demo), "--end-date", END_DATE
     )
-    warehouse.run("leadscore", "load", str(demo))
+    warehouse.leadscore("load", str(demo))
     warehouse.run(
         "leadscore",
         "backtest",
@@ -288,7 +249,7 @@ def test_after_a_publish_the_dashboard_shows_the_new_build(warehouse, superset, 
     url, _ = superset
     before = warehouse.query("select distinct build_id from marts.lead_scores")[0][0]
     # Superset keeps reading the served file while the next build writes its working copy and publishes it.
-    warehouse.run("leadscore", "build", "--as-of", NEXT_DAY)
+    warehouse.leadscore("build", "--as-of", NEXT_DAY)
     after = warehouse.query("select distinct build_id from marts.lead_scores")[0][0]
     assert after != before
 
