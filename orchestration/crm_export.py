@@ -166,11 +166,14 @@ def write_file(out: Path, text: str) -> None:
     """The whole file or nothing: written beside the destination, then renamed onto it."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    with partial.open("w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, out)
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def export_changes(settings: Settings, full: bool, fmt: str, deliver: Callable[[str], str]) -> ExportRecord:
