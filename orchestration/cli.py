@@ -249,6 +249,49 @@ def top_command(n: int, fmt: str, target: str | None) -> None:
         click.echo(f"\nmart: marts.lead_scores in {settings.warehouse_path}")
 
 
+@main.command("export")
+@click.option(
+    "--since-last/--full",
+    "since_last",
+    default=True,
+    show_default=True,
+    help="--since-last: the leads whose score, tier, grade, MQL flag or suggested stage changed since the "
+    "last export; --full: every scored lead.",
+)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File to write (whole or not at all); default: standard output.",
+)
+def export_command(since_last: bool, fmt: str, out: Path | None) -> None:
+    """Write the CRM fields of the leads that changed since the last export (marts.crm_score_changes).
+
+    Fields: lead id, email (only when the mart exposes personal data), score, tier, grade cell, MQL flag,
+    suggested lifecycle stage, top reasons, as-of date. The watermark moves once the rows are written."""
+    from orchestration.crm_export import ExportError, export_changes, write_file
+
+    def deliver(text: str) -> str:
+        if out is None:
+            click.echo(text, nl=False)
+            return "stdout"
+        write_file(out, text)
+        return str(out.resolve())
+
+    try:
+        record = export_changes(Settings.from_env(), full=not since_last, fmt=fmt, deliver=deliver)
+    except (ExportError, OSError) as exc:
+        click.echo(f"export failed, watermark unchanged: {exc}", err=True)
+        sys.exit(1)
+    changes = "every lead" if not since_last else f"changes after batch {record.after_batch}"
+    click.echo(
+        f"exported {record.rows:,} leads ({changes}) to {record.destination}; "
+        f"watermark: change batch {record.through_batch}",
+        err=True,
+    )
+
+
 @main.command("bench")
 @click.option(
     "--what",

@@ -43,7 +43,8 @@ def top_leads(warehouse_path: Path, limit: int) -> list[dict[str, Any]]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _plain(value: Any) -> Any:  # noqa: ANN401 - any database value
+def plain_value(value: Any) -> Any:  # noqa: ANN401 - any database value
+    """A database value as JSON has it: decimals as floats, dates and timestamps as ISO 8601 text."""
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, date | datetime):
@@ -56,19 +57,19 @@ def _text(value: Any) -> str:  # noqa: ANN401
         return ""
     if isinstance(value, Decimal | float):
         return f"{float(value):.2f}"
-    return str(_plain(value))
+    return str(plain_value(value))
 
 
 def format_rows(rows: list[dict[str, Any]], fmt: str) -> str:
     """Render rows as an aligned table, CSV or JSON."""
     if fmt == "json":
-        return json.dumps([{k: _plain(v) for k, v in row.items()} for row in rows], indent=2)
+        return json.dumps([{k: plain_value(v) for k, v in row.items()} for row in rows], indent=2)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(TOP_COLUMNS), lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: _plain(v) for k, v in row.items()})
+            writer.writerow({k: plain_value(v) for k, v in row.items()})
         return buffer.getvalue().rstrip("\n")
     cells = [[_text(row[c]) for c in TOP_COLUMNS] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(TOP_COLUMNS)]
