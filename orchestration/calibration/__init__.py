@@ -4,11 +4,11 @@ The steps, one module each:
 
 * `dataset`: score the leads as of past dates in a throw-away copy of the project and warehouse (the
   backtest), and read back the lead-dates, who converted in the window after each, and what the engine saw:
-  every lead property (folded as the rules fold it), the property rules that fired, each event type's decayed
+  every lead property (folded as the rules fold it), the property rules that fired, each event rule's decayed
   count, the negative rules that fired;
 * `features`: encode them as the engine can score them: per property, categories learned from the data (a
   minimum support, rare values pooled into `otherwise`, blank kept apart, the current pattern and list rules
-  kept for the values they catch) or quantile bands of a numeric property; per event type, its decayed count
+  kept for the values they catch) or quantile bands of a numeric property; per event rule, its decayed count
   capped where the data stops rising; per negative rule, whether it fired;
 * `model`: a regularised logistic regression (scikit-learn, penalty chosen by cross-validation on the
   training leads, folds grouped by lead);

@@ -13,6 +13,12 @@ import pandas as pd
 OBSERVATIONS = "intermediate.int_backtest_observations"
 PROPERTIES = "staging.stg_raw__lead_properties"
 FIRED_RULES = "intermediate.int_leads_properties_scored"
+# Events of a type with property rules read their properties from staging (by lineage), as the engine does.
+STAGED_JOIN = """
+    inner join staging.stg_raw__events as staged
+        on e.source_file = staged.source_file and e.source_line = staged.source_line
+        and e.loaded_at = staged.loaded_at
+"""
 
 
 class CalibrationError(Exception):
@@ -108,18 +114,20 @@ def _ruled_events(con: duckdb.DuckDBPyConnection, rules: pd.DataFrame) -> pd.Dat
     from orchestration.reference_scoring import event_rules
 
     con.register("rule_types", rules[["event_type", "property_name"]])
+    accepted = """
+        from intermediate.int_events_validated as e {join}
+        where e.reject_reason is null and e.lead_id in (select lead_id from observed)
+            and e.event_type in (select event_type from rule_types {having})
+    """
+    narrowed = "where property_name <> ''"
     events = con.execute(
-        """
-        select e.lead_id, e.event_type, e.occurred_at,
-            case when e.event_type in (select event_type from rule_types where property_name <> '')
-                then staged.properties end as properties
-        from intermediate.int_events_validated as e
-        left join staging.stg_raw__events as staged
-            on e.event_type in (select event_type from rule_types where property_name <> '')
-            and e.source_file = staged.source_file and e.source_line = staged.source_line
-            and e.loaded_at = staged.loaded_at
-        where e.reject_reason is null and e.event_type in (select event_type from rule_types)
-            and e.lead_id in (select lead_id from observed)
+        f"""
+        select e.lead_id, e.event_type, e.occurred_at, cast(null as varchar) as properties
+        {accepted.format(join="", having="")}
+            and e.event_type not in (select event_type from rule_types {narrowed})
+        union all
+        select e.lead_id, e.event_type, e.occurred_at, staged.properties
+        {accepted.format(join=STAGED_JOIN, having=narrowed)}
         """
     ).df()
     seed = rules.replace("", None).assign(match_priority=lambda r: pd.to_numeric(r["match_priority"]))

@@ -7,7 +7,7 @@ scale. Then, with w the weight of the dimension a point counts in:
 * property category: k x (coefficient - lowest coefficient of the property) / w, so a property gives 0 for
   its worst category and points for the others (a category without training leads, an `otherwise` no rare
   value fell into, scores as the property's most common category: new values score as the typical lead);
-* event type: k x coefficient / cap / w per event (w: the engagement_points weight, proposed 1: engagement
+* event rule: k x coefficient / cap / w per event (w: the engagement_points weight, proposed 1: engagement
   then counts point by point, and the engagement levels' points become 0: the level only labels), capped at
   that many events' worth, negative where the data says so;
 * negative rule: k x coefficient / w when the coefficient is negative (a rule whose coefficient is positive
@@ -299,7 +299,7 @@ def _event_points(
     current: pd.DataFrame,
     notes: list[str],
 ) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Points and caps per event type (types not learned: 0), and each feature's points (before weight)."""
+    """Points and caps per event rule (rules not learned: 0), and each feature's points (before weight)."""
     events = current.copy()
     learned = {e.event_rule: e for e in design.events}
     weight = weight_of["engagement_points"]

@@ -116,9 +116,10 @@ def _scored_sandbox(
 
 
 def _engaging_rules(seeds: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The event rules the engagement score can learn: every rule whose buying stage is not `none`."""
+    """The event rules the engagement score learns: every rule that signals a buying stage or takes points (a
+    careers page of stage none that takes points is learned; sends, bounces and unsubscribes are not)."""
     events = seeds["engagement_event_points"]
-    return events[events["buying_stage"] != "none"]
+    return events[(events["buying_stage"] != "none") | (events["points"].astype(float) != 0)]
 
 
 def _held_out(backtest: Backtest, options: CalibrateOptions) -> np.ndarray:
