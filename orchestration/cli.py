@@ -47,7 +47,31 @@ _TARGET_OPTION = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Leadscore(click.Group):
+    """The command group; a warehouse file held by another process ends any command with one plain line
+    naming that process, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from orchestration.publishing import WarehouseInUseError, lock_conflict
+
+            if isinstance(exc, WarehouseInUseError):
+                message = str(exc)
+            elif (holder := lock_conflict(exc)) is not None:
+                message = f"the warehouse is in use by another process: {holder} ({_first_line(exc)})"
+            else:
+                raise
+            click.echo(f"{ctx.invoked_subcommand or 'leadscore'} failed: {message}", err=True)
+            sys.exit(1)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@click.group(cls=_Leadscore, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Open lead scoring on your warehouse: load raw leads, events and orders; score; rank."""
 

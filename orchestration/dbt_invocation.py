@@ -2,6 +2,10 @@
 
 A subprocess (not dbtRunner in-process) so that dbt's DuckDB connection is closed when it returns, the
 caller can open the warehouse file itself, and a killed build cannot leave handles behind in the caller.
+
+The dbt process dies with the process that started it, however that one ends: it is started through a small
+launcher that asks Linux for SIGKILL when its parent dies (prctl PR_SET_PDEATHSIG, kept across exec), so
+`kill -9` of `leadscore build` alone never leaves a dbt child writing the working copy and holding its lock.
 """
 
 from __future__ import annotations
@@ -47,6 +51,32 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+# Run as `python -c DIE_WITH_PARENT <parent pid> <program> <args...>`: ask for SIGKILL when the parent dies,
+# give up if the parent is already gone (it may die between fork and prctl), then become the program.
+DIE_WITH_PARENT = """
+import ctypes, os, signal, sys
+PR_SET_PDEATHSIG = 1
+if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+    sys.exit("prctl(PR_SET_PDEATHSIG) failed: " + os.strerror(ctypes.get_errno()))
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
+def dying_with_this_process(command: Sequence[str]) -> list[str]:
+    """The command, wrapped so that its process is killed when this one dies (Linux only; elsewhere the
+    command as is)."""
+    if not sys.platform.startswith("linux"):
+        return list(command)
+    return [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()), *command]
+
+
+# dbt rotates its log file (logs/dbt.log) at this size and keeps 5 rotated files: at most 6 files. A build
+# writes megabytes of debug lines (every statement); without a cap the folder grows with every build.
+DBT_LOG_FILE_MAX_BYTES = str(5 * 1024 * 1024)
+
+
 def dbt_environment(settings: Settings) -> dict[str, str]:
     """The environment dbt runs with: the warehouse path and the project's profiles."""
     env = dict(os.environ)
@@ -56,6 +86,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     for name in BUILD_PARAMETERS:  # only the caller's own build parameters reach dbt
         env.pop(f"LEADSCORE_BUILD_{name.upper()}", None)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    env.setdefault("DBT_LOG_FILE_MAX_BYTES", DBT_LOG_FILE_MAX_BYTES)
     return env
 
 
@@ -101,7 +132,7 @@ def run_dbt(
     run_results = target_path / "run_results.json"
     run_results.unlink(missing_ok=True)
     completed = subprocess.run(
-        command,
+        dying_with_this_process(command),
         cwd=settings.project_dir,
         env={**dbt_environment(settings), **parameter_env},
         capture_output=True,

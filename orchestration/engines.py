@@ -49,13 +49,12 @@ from orchestration.pipeline import (
 )
 from orchestration.publishing import writer_lock
 from orchestration.seed_check import check_seeds
-from orchestration.settings import RAW_SCHEMA, RAW_TABLES, Settings, spark_dir
+from orchestration.settings import RAW_SCHEMA, RAW_TABLES, STAGING_PREFIX, Settings, spark_dir
 from orchestration.top_leads import TOP_COLUMNS
 
 PROFILE_NAME = "leadscore"
 DUCKDB, POSTGRES, SPARK = "duckdb", "postgres", "spark"
 ENGINES = (DUCKDB, POSTGRES, SPARK)
-STAGING_PREFIX = "_loading_"
 FAILING_ROWS_SHOWN = 5
 
 

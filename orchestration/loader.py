@@ -34,7 +34,6 @@ on (for a record with a quoted multi-line field: the line where the record start
 from __future__ import annotations
 
 import bisect
-import tempfile
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,18 +42,21 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.settings import LINEAGE_COLUMNS, RAW_CONTRACT, RAW_SCHEMA, RAW_TABLES
+from orchestration.settings import LINEAGE_COLUMNS, RAW_CONTRACT, RAW_SCHEMA, RAW_TABLES, STAGING_PREFIX
 
 SOURCE_FORMATS: tuple[str, ...] = ("csv", "parquet")
-STAGING_PREFIX = "_loading_"
 MAX_REPORTED_PROBLEMS = 5
 _REJECTS_LIMIT = 1000
 _CHUNK_BYTES = 1 << 24
 _MAX_HEADER_BYTES = 1 << 20
+# The longest CSV line (record) read: real exports carry JSON properties of several MB (DuckDB's own default
+# is 2 MiB). A longer line is refused, naming its line and this limit.
+MAX_LINE_BYTES = 64 << 20
 _BOM = b"\xef\xbb\xbf"
 _QUOTE = 34  # ord('"')
 _COMMA = 44  # ord(',')
 _ORDINAL = "__leadscore_ordinal"
+_SHIFTS_VIEW = "__leadscore_line_shifts"
 _RESERVED = {*LINEAGE_COLUMNS, _ORDINAL}
 
 # DuckDB reject error types, in words an analyst understands.
@@ -63,7 +65,7 @@ _REJECT_WORDS = {
     "MISSING COLUMNS": "too few fields",
     "UNQUOTED VALUE": "unterminated or misplaced quote",
     "INVALID ENCODING": "invalid UTF-8",
-    "LINE SIZE OVER MAXIMUM": "line too long",
+    "LINE SIZE OVER MAXIMUM": f"line longer than {MAX_LINE_BYTES >> 20} MiB, the longest line read",
 }
 
 
@@ -167,6 +169,9 @@ def _connect(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
         # Attach under a fixed catalog name: a file named raw.duckdb would otherwise make the catalog `raw`
         # clash with the schema `raw` ("ambiguous reference").
         con = duckdb.connect()
+        # Spill beside the warehouse file, where the next writer sweeps what a killed load left (an
+        # in-memory database would spill into `.tmp` of the current folder).
+        con.execute(f"SET temp_directory = {_literal(str(warehouse_path) + '.tmp')}")
         con.execute(f"ATTACH {_literal(str(warehouse_path))} AS warehouse")
         con.execute("USE warehouse")
         return con
@@ -416,15 +421,17 @@ def _create_csv_staging(
         f"read_csv({_literal(str(source.path.resolve()))}, columns={{{columns}}}, header=true, "
         "auto_detect=false, delim=',', quote='\"', escape='\"', strict_mode=true, encoding='utf-8', "
         f"store_rejects=true, rejects_table={_literal(rejects)}, rejects_scan={_literal(scans)}, "
-        f"rejects_limit={_REJECTS_LIMIT})"
+        f"rejects_limit={_REJECTS_LIMIT}, max_line_size={MAX_LINE_BYTES}, buffer_size={MAX_LINE_BYTES})"
     )
-    with tempfile.TemporaryDirectory(prefix="leadscore-lines-") as tmp:
-        shifts = _line_shift_source(lines, Path(tmp))
-        sql = _csv_staging_sql(source, header, reader, shifts)
-        try:
-            con.execute(sql, [source.name, loaded_at])
-        except duckdb.Error as exc:
-            raise _csv_read_error(source, header, exc) from exc
+    shifts = _line_shift_source(con, lines)
+    sql = _csv_staging_sql(source, header, reader, shifts)
+    try:
+        con.execute(sql, [source.name, loaded_at])
+    except duckdb.Error as exc:
+        raise _csv_read_error(source, header, exc) from exc
+    finally:
+        if shifts is not None:
+            con.unregister(shifts)
     problems = con.execute(
         f"SELECT line, column_idx, column_name, error_type, error_message FROM temp.{_ident(rejects)} "
         "ORDER BY line, column_idx"
@@ -434,7 +441,7 @@ def _create_csv_staging(
 
 
 def _csv_staging_sql(source: SourceFile, header: CsvHeader, reader: str, shifts: str | None) -> str:
-    """CREATE TABLE AS for a CSV file; `shifts` is a read_csv of the record line shifts, if any."""
+    """CREATE TABLE AS for a CSV file; `shifts` is the view of the record line shifts, if any."""
     columns = ", ".join(f"src.{_ident(c)}" for c in header.columns)
     numbered = f"(SELECT *, row_number() OVER () AS {_ordinal()} FROM {reader}) AS src"
     if shifts is None:
@@ -461,23 +468,21 @@ def _ordinal() -> str:
     return _ident(_ORDINAL)
 
 
-def _line_shift_source(lines: LineMap, folder: Path) -> str | None:
-    """Write the record line shifts to a CSV in `folder`; return a read_csv of it (None if no shift)."""
+def _line_shift_source(con: duckdb.DuckDBPyConnection, lines: LineMap) -> str | None:
+    """Register the record line shifts with the connection (numpy views of the scan's arrays: no copy, no
+    temporary file a killed load could leave behind); return the view's name (None if no shift)."""
     if not lines.record_from:
         return None
-    path = folder / "shifts.csv"
-    with path.open("w", encoding="ascii", newline="") as out:
-        out.write("first_record,extra\n")
-        step = 100_000
-        for start in range(0, len(lines.record_from), step):
-            pairs = zip(
-                lines.record_from[start : start + step], lines.record_extra[start : start + step], strict=True
-            )
-            out.write("".join(f"{first},{extra}\n" for first, extra in pairs))
-    return (
-        f"read_csv({_literal(str(path))}, columns={{'first_record': 'BIGINT', 'extra': 'BIGINT'}}, "
-        "header=true, auto_detect=false, delim=',')"
+    import numpy as np
+
+    con.register(
+        _SHIFTS_VIEW,
+        {
+            "first_record": np.frombuffer(lines.record_from, dtype=np.int64),
+            "extra": np.frombuffer(lines.record_extra, dtype=np.int64),
+        },
     )
+    return _SHIFTS_VIEW
 
 
 def _describe_rejects(source: SourceFile, header: CsvHeader, lines: LineMap, problems: list[tuple]) -> str:

@@ -21,6 +21,7 @@ from orchestration.dbt_invocation import TestFailure, run_dbt
 from orchestration.lead_patching import LoadState, patch_parameters, read_load_state
 from orchestration.publishing import (
     build_plan_path,
+    drop_test_failures,
     ensure_passed,
     mark_passed,
     publish,
@@ -313,12 +314,14 @@ def build_vars(as_of: date, build_id: str, scoring: str) -> dict[str, str]:
 
 
 def publish_audited(settings: Settings, build_id: str, as_of: date) -> Path:
-    """Publish the audited working copy: record the run (the next build's drift reference) with the
-    (scoring, code) versions it was built with and what it read of the raw layer, from the build's saved
-    plan (save_plan), then replace the served file atomically. Without that plan the versions are read now
-    and the load state is unknown (the next build then rebuilds the lead tables rather than patch them).
-    Refused unless the build passed every dbt test and quality expectation."""
+    """Publish the audited working copy: drop the tables of dbt's test failures (never served), record the
+    run (the next build's drift reference) with the (scoring, code) versions it was built with and what it
+    read of the raw layer, from the build's saved plan (save_plan), then replace the served file atomically.
+    Without that plan the versions are read now and the load state is unknown (the next build then rebuilds
+    the lead tables rather than patch them). Refused unless the build passed every dbt test and quality
+    expectation."""
     ensure_passed(settings, build_id)
+    drop_test_failures(working_path(settings))
     versions, load_state = saved_load(settings, build_id) or (None, None)
     scoring, code = versions or (scoring_version(settings.project_dir), code_version(settings.project_dir))
     record_published_run(
