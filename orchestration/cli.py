@@ -147,8 +147,14 @@ def demo_data_command(
     help="Add the rows of the files present (any of leads, events, orders) to the raw layer instead of "
     "replacing it: new data between builds, which the next build validates and scores incrementally.",
 )
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Accept a file with no rows, and let the next build publish raw tables much smaller than the "
+    "published ones (LEADSCORE_MAX_SHRINK): a deliberate purge or reset. Without it both are refused.",
+)
 @_TARGET_OPTION
-def load_command(source_dir: Path, append: bool, target: str | None) -> None:
+def load_command(source_dir: Path, append: bool, allow_shrink: bool, target: str | None) -> None:
     """Load SOURCE_DIR's leads, events and orders (.csv or .parquet) as the raw layer, all or nothing.
 
     The raw layer is staged in the working copy of the warehouse; `leadscore build` publishes it.
@@ -169,7 +175,7 @@ def load_command(source_dir: Path, append: bool, target: str | None) -> None:
         from orchestration.engines import EngineError, describe, load_raw_into
 
         try:
-            counts = load_raw_into(settings, source_dir, engine_target)
+            counts = load_raw_into(settings, source_dir, engine_target, allow_shrink=allow_shrink)
         except (RawLoadError, EngineError) as exc:
             click.echo(f"load failed, nothing loaded: {exc}", err=True)
             sys.exit(1)
@@ -182,7 +188,7 @@ def load_command(source_dir: Path, append: bool, target: str | None) -> None:
     try:
         with writer_lock(settings):
             working = prepare_working_copy(settings)
-            counts = load_raw(source_dir, working, append=append)
+            counts = load_raw(source_dir, working, append=append, allow_shrink=allow_shrink)
     except RawLoadError as exc:
         click.echo(f"load failed, nothing loaded: {exc}", err=True)
         sys.exit(1)
@@ -207,13 +213,21 @@ def load_command(source_dir: Path, append: bool, target: str | None) -> None:
     "(LEADSCORE_DRIFT_MEAN_SCORE, LEADSCORE_DRIFT_MQL_SHARE) since the last published build.",
 )
 @click.option(
+    "--accept-rejects",
+    is_flag=True,
+    help="Publish even if a point-table edit leaves values of the data unlisted (their rows rejected) or the "
+    "share of rejected rows rose more than LEADSCORE_MAX_REJECTED_SHARE_RISE since the last published build.",
+)
+@click.option(
     "--full-refresh",
     is_flag=True,
     help="Rebuild the incremental models (validated events, engagement and negative state) from all the raw "
     "data instead of refreshing them with what is new. The score history is never rebuilt.",
 )
 @_TARGET_OPTION
-def build_command(as_of: date | None, accept_drift: bool, full_refresh: bool, target: str | None) -> None:
+def build_command(
+    as_of: date | None, accept_drift: bool, accept_rejects: bool, full_refresh: bool, target: str | None
+) -> None:
     """Check the point tables, build and test every model, and print a summary."""
     from orchestration.pipeline import BuildError, build
     from orchestration.seed_check import SeedError
@@ -230,7 +244,12 @@ def build_command(as_of: date | None, accept_drift: bool, full_refresh: bool, ta
                 raise BuildError(str(exc)) from exc
         else:
             summary = build(
-                settings, as_of=as_of, accept_drift=accept_drift, target=target, full_refresh=full_refresh
+                settings,
+                as_of=as_of,
+                accept_drift=accept_drift,
+                target=target,
+                full_refresh=full_refresh,
+                accept_rejects=accept_rejects,
             )
     except (BuildError, SeedError) as exc:
         click.echo(f"build failed: {exc}", err=True)
@@ -238,8 +257,25 @@ def build_command(as_of: date | None, accept_drift: bool, full_refresh: bool, ta
     click.echo(summary.render())
 
 
-@main.command("top")
-@click.argument("n", type=click.IntRange(min=1))
+class _LeadCount(click.ParamType):
+    """A positive whole number of leads; anything else is refused saying so (`top -5` included, which
+    click would otherwise read as an unknown option)."""
+
+    name = "N"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            number = int(str(value))
+        except ValueError:
+            number = 0
+        if number < 1:
+            self.fail(f"N must be a positive whole number of leads, as in `leadscore top 10` (got {value!r})")
+        return number
+
+
+# ignore_unknown_options: `top -5` reaches _LeadCount, which explains, instead of "no such option: -5".
+@main.command("top", context_settings={"ignore_unknown_options": True})
+@click.argument("n", type=_LeadCount())
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )

@@ -34,6 +34,9 @@ class TestFailure:
     status: str
     message: str
     failing_rows: list[dict[str, Any]] = field(default_factory=list)
+    # The seeds (point tables) a failed test reads, from the manifest: a test that checks one seed against
+    # another (a relationship) fails on an edit of either.
+    seeds: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -149,6 +152,7 @@ def read_failures(run_results: Path, warehouse_path: Path) -> list[TestFailure]:
     if not run_results.exists():
         return []
     results = json.loads(run_results.read_text())["results"]
+    seeds_of = tested_seeds(run_results.with_name("manifest.json"))
     failures = []
     for result in results:
         if str(result.get("status", "")).lower() not in FAILED_STATUSES:
@@ -162,9 +166,24 @@ def read_failures(run_results: Path, warehouse_path: Path) -> list[TestFailure]:
                 failing_rows=_failing_rows(result.get("relation_name"), warehouse_path)
                 if unique_id.startswith("test.")
                 else [],
+                seeds=seeds_of.get(unique_id, []),
             )
         )
     return failures
+
+
+def tested_seeds(manifest: Path) -> dict[str, list[str]]:
+    """The seeds each test of the manifest depends on, by test unique id (empty when there is no manifest)."""
+    if not manifest.exists():
+        return {}
+    seeds: dict[str, list[str]] = {}
+    for unique_id, node in json.loads(manifest.read_text()).get("nodes", {}).items():
+        if unique_id.startswith("test."):
+            # The seed the test is defined on first, then the seeds it checks it against.
+            attached = node.get("attached_node") or ""
+            depends_on = sorted(node.get("depends_on", {}).get("nodes", []), key=lambda dep: dep != attached)
+            seeds[unique_id] = [dep.split(".")[-1] for dep in depends_on if dep.startswith("seed.")]
+    return seeds
 
 
 def _failing_rows(relation: str | None, warehouse_path: Path) -> list[dict[str, Any]]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -47,7 +46,7 @@ from orchestration.pipeline import (
     new_build_id,
     scoring_version,
 )
-from orchestration.publishing import writer_lock
+from orchestration.publishing import scratch_dir, writer_lock
 from orchestration.seed_check import check_seeds
 from orchestration.settings import RAW_SCHEMA, RAW_TABLES, STAGING_PREFIX, Settings, spark_dir
 from orchestration.top_leads import TOP_COLUMNS
@@ -220,12 +219,14 @@ def connection(target: Target) -> Iterator[Query]:
 # ----------------------------------------------------------------------------------------------------
 
 
-def load_raw_into(settings: Settings, source_dir: Path, target: Target) -> dict[str, int]:
+def load_raw_into(
+    settings: Settings, source_dir: Path, target: Target, allow_shrink: bool = False
+) -> dict[str, int]:
     """Validate and stage the files with the DuckDB loader, then copy the raw layer into the engine."""
-    with writer_lock(_engine_settings(settings, target)), tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+    engine_settings = _engine_settings(settings, target)
+    with writer_lock(engine_settings), scratch_dir(engine_settings, "leadscore-load") as folder:
         staged = folder / "staged.duckdb"
-        counts = load_raw(source_dir, staged)
+        counts = load_raw(source_dir, staged, allow_shrink=allow_shrink)
         with duckdb.connect(str(staged), read_only=True) as con:
             tables = {table: _raw_columns(con, table) for table in RAW_TABLES}
             fmt = "csv" if target.engine == POSTGRES else "parquet"

@@ -42,7 +42,14 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.settings import LINEAGE_COLUMNS, RAW_CONTRACT, RAW_SCHEMA, RAW_TABLES, STAGING_PREFIX
+from orchestration.settings import (
+    LINEAGE_COLUMNS,
+    LOAD_LOG_TABLE,
+    RAW_CONTRACT,
+    RAW_SCHEMA,
+    RAW_TABLES,
+    STAGING_PREFIX,
+)
 
 SOURCE_FORMATS: tuple[str, ...] = ("csv", "parquet")
 MAX_REPORTED_PROBLEMS = 5
@@ -132,15 +139,22 @@ def _step(starts: array, values: array, key: int) -> int:
 
 
 def load_raw(
-    source_dir: Path, warehouse_path: Path, loaded_at: datetime | None = None, append: bool = False
+    source_dir: Path,
+    warehouse_path: Path,
+    loaded_at: datetime | None = None,
+    append: bool = False,
+    allow_shrink: bool = False,
 ) -> dict[str, int]:
     """Load leads, events, orders from source_dir into schema `raw` of the DuckDB file; return row counts.
 
     All files are read and validated into staging tables first; only if all are valid does one transaction
     change the live raw tables, so a failed load leaves the previous raw layer exactly as it was. A full load
-    (the default) needs all three files and replaces the three tables. With append=True, the files present
+    (the default) needs all three files and replaces the three tables; a file with no rows is refused unless
+    allow_shrink (an empty export would silently empty its table). With append=True, the files present
     (one to three of them) add their rows to the existing tables, stamped with this load's time: that is how
-    new data arrives between builds (the next build validates and scores only what is new).
+    new data arrives between builds (the next build validates and scores only what is new); an empty append
+    file adds nothing and is accepted. Every load is recorded in `raw.load_log`, with allow_shrink: the build
+    refuses to publish a raw table much smaller than the published one unless a load since allowed it.
     """
     sources = find_source_files(Path(source_dir), require_all=not append)
     stamp = _utc_naive(loaded_at)
@@ -152,15 +166,54 @@ def load_raw(
         _drop_staging(con)
         try:
             counts = {table: _stage(con, source, stamp) for table, source in sources.items()}
+            if not append and not allow_shrink:
+                _refuse_empty(sources, counts)
+            log = _LoadRecord(stamp, "append" if append else "full", counts, allow_shrink)
             if append:
-                _append_staging(con, sources, stamp)
+                _append_staging(con, sources, stamp, log)
             else:
-                _swap_in_staging(con)
+                _swap_in_staging(con, log)
         finally:
             _drop_staging(con)
     finally:
         con.close()
     return counts
+
+
+# Every load, in the raw schema (it travels with the raw layer into the working copy and the served file).
+LOAD_LOG = f'"{RAW_SCHEMA}"."{LOAD_LOG_TABLE}"'
+_LOAD_LOG_COLUMNS = (
+    "loaded_at TIMESTAMP, mode VARCHAR, leads BIGINT, events BIGINT, orders BIGINT, allow_shrink BOOLEAN"
+)
+
+
+@dataclass(frozen=True)
+class _LoadRecord:
+    """A row of raw.load_log: when, full or append, the rows loaded per table (None: no file), and whether
+    the load was allowed to shrink the raw layer."""
+
+    loaded_at: datetime
+    mode: str
+    counts: dict[str, int]
+    allow_shrink: bool
+
+    def insert(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Log the load (inside the load's transaction: a failed load logs nothing, creates nothing)."""
+        con.execute(f"CREATE TABLE IF NOT EXISTS {LOAD_LOG} ({_LOAD_LOG_COLUMNS})")
+        con.execute(
+            f"INSERT INTO {LOAD_LOG} VALUES (?, ?, ?, ?, ?, ?)",
+            [self.loaded_at, self.mode, *(self.counts.get(table) for table in RAW_TABLES), self.allow_shrink],
+        )
+
+
+def _refuse_empty(sources: dict[str, SourceFile], counts: dict[str, int]) -> None:
+    """A full load of a file with no rows would empty its raw table (and every score built on it)."""
+    for table, count in counts.items():
+        if count == 0:
+            raise RawLoadError(
+                f"{sources[table].name}: no rows (a header only): loading it would empty raw.{table}. "
+                "If the export really is empty, load it with `leadscore load --allow-shrink`"
+            )
 
 
 def _connect(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
@@ -236,20 +289,23 @@ def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS {_staging_table(table)}")
 
 
-def _swap_in_staging(con: duckdb.DuckDBPyConnection) -> None:
-    """Replace the three live raw tables by their staging tables in one transaction."""
+def _swap_in_staging(con: duckdb.DuckDBPyConnection, log: _LoadRecord) -> None:
+    """Replace the three live raw tables by their staging tables, and log the load, in one transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
         for table in RAW_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {_ident(RAW_SCHEMA)}.{_ident(table)}")
             con.execute(f"ALTER TABLE {_staging_table(table)} RENAME TO {_ident(table)}")
+        log.insert(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
 
 
-def _append_staging(con: duckdb.DuckDBPyConnection, sources: dict[str, SourceFile], stamp: datetime) -> None:
+def _append_staging(
+    con: duckdb.DuckDBPyConnection, sources: dict[str, SourceFile], stamp: datetime, log: _LoadRecord
+) -> None:
     """Add the staged rows to the live raw tables in one transaction. Each table must exist (a full load
     comes first), the load must be later than every row already there (the builds rely on load times only
     growing), and the file's columns must be ones the table has (a column it lacks is refused, by name)."""
@@ -287,6 +343,7 @@ def _append_staging(con: duckdb.DuckDBPyConnection, sources: dict[str, SourceFil
         for table in sources:
             live = f"{_ident(RAW_SCHEMA)}.{_ident(table)}"
             con.execute(f"INSERT INTO {live} BY NAME SELECT * FROM {_staging_table(table)}")
+        log.insert(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -329,7 +386,23 @@ def check_columns(source: SourceFile, columns: list[str]) -> None:
         if required.lower() not in seen:
             raise RawLoadError(
                 f"{source.name} line 1, column {required}: required column missing from the header"
+                + _delimiter_hint(columns)
             )
+
+
+_OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _delimiter_hint(columns: list[str]) -> str:
+    """A hint when the header names look joined by another delimiter than the comma."""
+    for delimiter, name in _OTHER_DELIMITERS.items():
+        joined = [column for column in columns if delimiter in column]
+        if joined:
+            return (
+                f" (the header {joined[0][:80]!r} looks separated by {name}: leadscore reads "
+                "comma-separated files; export or save the file as CSV with commas)"
+            )
+    return ""
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -270,8 +270,8 @@ def _reset_keeping_raw_layer(settings: Settings) -> None:
     con = duckdb.connect()
     try:
         # A killed build may have left a WAL: a read-only attach replays it in memory, never on disk.
-        con.execute(f"ATTACH '{_quoted(partial)}' AS fresh")
-        con.execute(f"ATTACH '{_quoted(working)}' AS pending (READ_ONLY)")
+        con.execute(f"ATTACH '{quoted_path(partial)}' AS fresh")
+        con.execute(f"ATTACH '{quoted_path(working)}' AS pending (READ_ONLY)")
         # The raw layer only: a killed load's staging tables (raw._loading_*) are not carried.
         tables = [
             name
@@ -325,7 +325,8 @@ def drop_test_failures(working: Path) -> None:
         con.execute(f'drop schema if exists "{TEST_FAILURES_SCHEMA}" cascade')
 
 
-def _quoted(path: Path) -> str:
+def quoted_path(path: Path) -> str:
+    """A file path for a SQL string literal (quotes doubled)."""
     return str(path).replace("'", "''")
 
 

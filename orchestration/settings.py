@@ -34,6 +34,10 @@ RAW_CONTRACT: dict[str, tuple[str, ...]] = {
 # build, and dropped when the next load or build starts (a killed load leaves them behind).
 STAGING_PREFIX = "_loading_"
 
+# Every load of the raw layer (time, full or append, rows per table, whether it may shrink the raw layer), a
+# table of schema raw beside the three raw tables.
+LOAD_LOG_TABLE = "load_log"
+
 # Columns the loader adds to every raw row so that a reject can point back at its file and line.
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_line", "_loaded_at")
 
