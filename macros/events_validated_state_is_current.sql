@@ -2,7 +2,8 @@
     int_events_validated may be carried forward when every raw event row it validated is still there
     (as many staged rows loaded up to its last load as it holds rows), the raw leads were only appended to
     since (the rows loaded up to its last lead load are still all there, so no accepted lead was lost), and
-    the event types of engagement_event_points are the ones it checked against.
+    the event types of engagement_event_points and the country names that decided which leads are accepted are
+    the ones it checked against (events_validation_key).
 -#}
 {% macro events_validated_state_is_current() %}
     {% set sql %}
@@ -37,7 +38,7 @@
             processed.has_every_validated_event
             and processed.raw_leads_row_count = state.leads_row_count
             and state.event_types_key_count = 1
-            and state.event_types_key = {{ seed_state_key(ref("engagement_event_points"), ["event_type"]) }}
+            and state.event_types_key = {{ events_validation_key() }}
             as is_current
         from processed
         cross join state
