@@ -84,7 +84,16 @@ SEED_REFERENCES: tuple[SeedReference, ...] = (
         "intermediate.int_orders_validated",
         "currency",
         "currency",
-    ),  # fmt: skip
+    ),
+    SeedReference(
+        "country_names",
+        "upper(trim(country_name))",
+        "unknown_country",
+        "leads",
+        "intermediate.int_leads_validated",
+        "country_value",
+        "country name",
+    ),
 )
 REFERENCES_BY_REASON = {reference.reason: reference for reference in SEED_REFERENCES}
 

@@ -31,9 +31,12 @@ from orchestration.settings import RAW_SCHEMA, STAGING_PREFIX, Settings
 # The schema where dbt stores the rows each data test failed on (store_failures): evidence for the build's
 # error message, never served (dropped from the working copy before it is published).
 TEST_FAILURES_SCHEMA = "dbt_test__audit"
+
+
 # How long a writer waits for another process to close the working copy (a dbt child that is being killed
-# with its parent) before saying who holds it.
-IN_USE_WAIT_SECONDS = 10.0
+# with its parent) before saying who holds it: LEADSCORE_IN_USE_WAIT_SECONDS, default 10.
+def in_use_wait_seconds() -> float:
+    return float(os.environ.get("LEADSCORE_IN_USE_WAIT_SECONDS", "10"))
 
 
 def working_path(settings: Settings) -> Path:
@@ -161,10 +164,11 @@ def lock_conflict(exc: BaseException) -> str | None:
         return "another process"
     pid = int(match.group("pid"))
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         command = match.group("program")
-    return f"PID {pid} ({command})"
+    command = " ".join(command.split())  # one line, whatever the arguments hold
+    return f"PID {pid} ({command[:200]}{'...' if len(command) > 200 else ''})"
 
 
 def in_use_error(path: Path, holder: str) -> WarehouseInUseError:
@@ -174,10 +178,10 @@ def in_use_error(path: Path, holder: str) -> WarehouseInUseError:
     )
 
 
-def ensure_not_in_use(path: Path, wait_seconds: float = IN_USE_WAIT_SECONDS) -> None:
+def ensure_not_in_use(path: Path, wait_seconds: float | None = None) -> None:
     """Raise WarehouseInUseError, naming the holder, when another process keeps the file locked for longer
-    than wait_seconds (a process dying with its parent releases it within that time)."""
-    deadline = time.monotonic() + wait_seconds
+    than wait_seconds (default in_use_wait_seconds(); a process dying with its parent releases it sooner)."""
+    deadline = time.monotonic() + (in_use_wait_seconds() if wait_seconds is None else wait_seconds)
     while path.exists():
         try:
             duckdb.connect(str(path), read_only=True).close()
