@@ -75,9 +75,9 @@ def dying_with_this_process(command: Sequence[str]) -> list[str]:
     return [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()), *command]
 
 
-# dbt rotates its log file (logs/dbt.log) at this size and keeps 5 rotated files: at most 6 files, 12 MiB, the
-# last few builds. A build writes one to a few MiB of debug lines (every statement); dbt's own default, 10 MiB a
-# file, lets the folder reach 60 MiB. DBT_LOG_FILE_MAX_BYTES in the environment wins.
+# dbt rotates its log file (logs/dbt.log) at this size and keeps 5 rotated files: at most 6 files, 12 MiB,
+# the last few builds. A build writes one to a few MiB of debug lines (every statement); dbt's own default,
+# 10 MiB a file, lets the folder reach 60 MiB. DBT_LOG_FILE_MAX_BYTES in the environment wins.
 DBT_LOG_FILE_MAX_BYTES = str(2 * 1024 * 1024)
 
 

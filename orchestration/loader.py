@@ -591,10 +591,11 @@ def _describe_reject(
     elif column_idx:
         column = f"{column_idx} (after the last header column {header.columns[-1]!r})"
     else:
-        column = "?"
+        column = None  # DuckDB does not say (a line too long)
     problem = _REJECT_WORDS.get(error_type, error_type.lower())
     detail = " ".join(str(message).split())
-    return f"{source.name} line {line}, column {column}: {problem} ({detail})"
+    where = f"{source.name} line {line}" + (f", column {column}" if column else "")
+    return f"{where}: {problem} ({detail})"
 
 
 def _csv_read_error(source: SourceFile, header: CsvHeader, exc: duckdb.Error) -> RawLoadError:

@@ -129,6 +129,10 @@ def _has_table(con: duckdb.DuckDBPyConnection, database: str, schema: str, table
     )
 
 
+def _rows(count: int) -> str:
+    return f"{count:,} row{'' if count == 1 else 's'}"
+
+
 def _database(con: duckdb.DuckDBPyConnection) -> str:
     return con.execute("select current_database()").fetchone()[0]
 
@@ -174,7 +178,7 @@ def row_count_outcomes(con: duckdb.DuckDBPyConnection, bounds: GuardBounds) -> l
     outcomes = []
     for table in RAW_TABLES:
         shrunk = before[table] > 0 and now[table] < before[table] * (1 - bounds.max_shrink)
-        detail = f"raw.{table}: {now[table]:,} rows, {before[table]:,} in the last published build"
+        detail = f"raw.{table}: {_rows(now[table])}, {_rows(before[table])} in the last published build"
         if shrunk and not allowed:
             lost = 1 - now[table] / before[table]
             detail += (
@@ -219,11 +223,11 @@ def seed_value_outcomes(con: duckdb.DuckDBPyConnection) -> list[Outcome]:
         detail = f"seeds/{reference.seed}.csv lists every {reference.noun} the published one listed"
         if orphans:
             total = sum(count for _, count in orphans)
-            shown = ", ".join(f"{value!r} ({count:,} rows)" for value, count in orphans[:SHOWN_VALUES])
+            shown = ", ".join(f"{value!r} ({_rows(count)})" for value, count in orphans[:SHOWN_VALUES])
             more = f" and {len(orphans) - SHOWN_VALUES} more" if len(orphans) > SHOWN_VALUES else ""
             detail = (
                 f"seeds/{reference.seed}.csv no longer lists {reference.noun} {shown}{more} of the data: "
-                f"{total:,} rows of raw.{reference.table} that the last published build accepted are now "
+                f"{_rows(total)} of raw.{reference.table} that the last published build accepted, now "
                 f"rejected as {reference.reason}. Restore the value, or publish anyway with "
                 "`leadscore build --accept-rejects`"
             )
