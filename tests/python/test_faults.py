@@ -155,7 +155,11 @@ def test_a_killed_build_takes_its_dbt_child_with_it(
     time.sleep(1.5)  # dbt has the working copy open and is writing it
     assert running(dbt)
     kill(build, how)
-    wait_for(lambda: not running(dbt), 5, f"dbt (PID {dbt}) to die with leadscore (killed: {how})")
+    try:
+        wait_for(lambda: not running(dbt), 5, f"dbt (PID {dbt}) to die with leadscore (killed: {how})")
+    finally:
+        if running(dbt):  # an orphan would write into the next test's project copy
+            os.kill(dbt, signal.SIGKILL)
     assert served_snapshot(served) == before, "a killed build changed the served file"
 
     after = leadscore("build", "--as-of", "2026-11-21", check=False)
