@@ -42,6 +42,7 @@ from orchestration.pipeline import (
     REJECTS_RELATION,
     BuildError,
     BuildSummary,
+    check_as_of,
     describe_failures,
     new_build_id,
     scoring_version,
@@ -303,8 +304,9 @@ def _copy_into_spark(target: Target, folder: Path, tables: dict[str, list[tuple[
 
 def build_on(settings: Settings, target: Target, as_of: date | None = None) -> BuildSummary:
     """Check the seeds, run `dbt build` on the target's engine, and summarise from the engine."""
-    check_seeds(settings.project_dir)
     as_of = as_of or datetime.now(UTC).date()
+    check_as_of(as_of)
+    check_seeds(settings.project_dir)
     build_id = new_build_id()
     version = scoring_version(settings.project_dir)
     dbt_vars = {"as_of": as_of.isoformat(), "build_id": build_id, "scoring_version": version}

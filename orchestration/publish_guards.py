@@ -140,7 +140,7 @@ def _database(con: duckdb.DuckDBPyConnection) -> str:
 def raw_counts(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, int]:
     """Rows of each raw table of an attached database (0 for a missing table)."""
     return {
-        table: con.execute(f'select count(*) from {database}."{RAW_SCHEMA}"."{table}"').fetchone()[0]
+        table: con.execute(f'select count(*) from "{database}"."{RAW_SCHEMA}"."{table}"').fetchone()[0]
         if _has_table(con, database, RAW_SCHEMA, table)
         else 0
         for table in RAW_TABLES
@@ -242,7 +242,7 @@ def seed_value_outcomes(con: duckdb.DuckDBPyConnection) -> list[Outcome]:
 
 def _rejects(con: duckdb.DuckDBPyConnection, database: str) -> dict[tuple[str, str], int]:
     rows = con.execute(
-        f"select source_table, reject_reason, count(*) from {database}.marts.rejected_rows group by 1, 2"
+        f'select source_table, reject_reason, count(*) from "{database}".marts.rejected_rows group by 1, 2'
     ).fetchall()
     return {(table, reason): count for table, reason, count in rows}
 
