@@ -2,8 +2,9 @@
     int_events_validated may be carried forward when every raw event row it validated is still there
     (as many staged rows loaded up to its last load as it holds rows), the raw leads were only appended to
     since (the rows loaded up to its last lead load are still all there, so no accepted lead was lost), and
-    the set of event types of engagement_event_points is the one it checked against (rules added to or
-    removed from a known type change nothing it decided).
+    the event types of engagement_event_points and the country names that decided which leads are accepted are
+    the ones it checked against (events_validation_key; rules added to or removed from a known type change
+    nothing it decided).
 -#}
 {% macro events_validated_state_is_current() %}
     {% set sql %}
@@ -38,7 +39,7 @@
             processed.has_every_validated_event
             and processed.raw_leads_row_count = state.leads_row_count
             and state.event_types_key_count = 1
-            and state.event_types_key = {{ seed_state_key(ref("engagement_event_points"), ["event_type"], distinct_rows=true) }}
+            and state.event_types_key = {{ events_validation_key() }}
             as is_current
         from processed
         cross join state

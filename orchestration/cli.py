@@ -47,7 +47,31 @@ _TARGET_OPTION = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Leadscore(click.Group):
+    """The command group; a warehouse file held by another process ends any command with one plain line
+    naming that process, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from orchestration.publishing import WarehouseInUseError, lock_conflict
+
+            if isinstance(exc, WarehouseInUseError):
+                message = str(exc)
+            elif (holder := lock_conflict(exc)) is not None:
+                message = f"the warehouse is in use by another process: {holder} ({_first_line(exc)})"
+            else:
+                raise
+            click.echo(f"{ctx.invoked_subcommand or 'leadscore'} failed: {message}", err=True)
+            sys.exit(1)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+@click.group(cls=_Leadscore, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Open lead scoring on your warehouse: load raw leads, events and orders; score; rank."""
 
@@ -123,8 +147,14 @@ def demo_data_command(
     help="Add the rows of the files present (any of leads, events, orders) to the raw layer instead of "
     "replacing it: new data between builds, which the next build validates and scores incrementally.",
 )
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Accept a file with no rows, and let the next build publish raw tables much smaller than the "
+    "published ones (LEADSCORE_MAX_SHRINK): a deliberate purge or reset. Without it both are refused.",
+)
 @_TARGET_OPTION
-def load_command(source_dir: Path, append: bool, target: str | None) -> None:
+def load_command(source_dir: Path, append: bool, allow_shrink: bool, target: str | None) -> None:
     """Load SOURCE_DIR's leads, events and orders (.csv or .parquet) as the raw layer, all or nothing.
 
     The raw layer is staged in the working copy of the warehouse; `leadscore build` publishes it.
@@ -145,7 +175,7 @@ def load_command(source_dir: Path, append: bool, target: str | None) -> None:
         from orchestration.engines import EngineError, describe, load_raw_into
 
         try:
-            counts = load_raw_into(settings, source_dir, engine_target)
+            counts = load_raw_into(settings, source_dir, engine_target, allow_shrink=allow_shrink)
         except (RawLoadError, EngineError) as exc:
             click.echo(f"load failed, nothing loaded: {exc}", err=True)
             sys.exit(1)
@@ -158,7 +188,7 @@ def load_command(source_dir: Path, append: bool, target: str | None) -> None:
     try:
         with writer_lock(settings):
             working = prepare_working_copy(settings)
-            counts = load_raw(source_dir, working, append=append)
+            counts = load_raw(source_dir, working, append=append, allow_shrink=allow_shrink)
     except RawLoadError as exc:
         click.echo(f"load failed, nothing loaded: {exc}", err=True)
         sys.exit(1)
@@ -183,13 +213,21 @@ def load_command(source_dir: Path, append: bool, target: str | None) -> None:
     "(LEADSCORE_DRIFT_MEAN_SCORE, LEADSCORE_DRIFT_MQL_SHARE) since the last published build.",
 )
 @click.option(
+    "--accept-rejects",
+    is_flag=True,
+    help="Publish even if a point-table edit leaves values of the data unlisted (their rows rejected) or the "
+    "share of rejected rows rose more than LEADSCORE_MAX_REJECTED_SHARE_RISE since the last published build.",
+)
+@click.option(
     "--full-refresh",
     is_flag=True,
     help="Rebuild the incremental models (validated events, engagement and negative state) from all the raw "
     "data instead of refreshing them with what is new. The score history is never rebuilt.",
 )
 @_TARGET_OPTION
-def build_command(as_of: date | None, accept_drift: bool, full_refresh: bool, target: str | None) -> None:
+def build_command(
+    as_of: date | None, accept_drift: bool, accept_rejects: bool, full_refresh: bool, target: str | None
+) -> None:
     """Check the point tables, build and test every model, and print a summary."""
     from orchestration.pipeline import BuildError, build
     from orchestration.seed_check import SeedError
@@ -206,7 +244,12 @@ def build_command(as_of: date | None, accept_drift: bool, full_refresh: bool, ta
                 raise BuildError(str(exc)) from exc
         else:
             summary = build(
-                settings, as_of=as_of, accept_drift=accept_drift, target=target, full_refresh=full_refresh
+                settings,
+                as_of=as_of,
+                accept_drift=accept_drift,
+                target=target,
+                full_refresh=full_refresh,
+                accept_rejects=accept_rejects,
             )
     except (BuildError, SeedError) as exc:
         click.echo(f"build failed: {exc}", err=True)
@@ -214,8 +257,25 @@ def build_command(as_of: date | None, accept_drift: bool, full_refresh: bool, ta
     click.echo(summary.render())
 
 
-@main.command("top")
-@click.argument("n", type=click.IntRange(min=1))
+class _LeadCount(click.ParamType):
+    """A positive whole number of leads; anything else is refused saying so (`top -5` included, which
+    click would otherwise read as an unknown option)."""
+
+    name = "N"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        try:
+            number = int(str(value))
+        except ValueError:
+            number = 0
+        if number < 1:
+            self.fail(f"N must be a positive whole number of leads, as in `leadscore top 10` (got {value!r})")
+        return number
+
+
+# ignore_unknown_options: `top -5` reaches _LeadCount, which explains, instead of "no such option: -5".
+@main.command("top", context_settings={"ignore_unknown_options": True})
+@click.argument("n", type=_LeadCount())
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True
 )

@@ -2,6 +2,10 @@
 
 A subprocess (not dbtRunner in-process) so that dbt's DuckDB connection is closed when it returns, the
 caller can open the warehouse file itself, and a killed build cannot leave handles behind in the caller.
+
+The dbt process dies with the process that started it, however that one ends: it is started through a small
+launcher that asks Linux for SIGKILL when its parent dies (prctl PR_SET_PDEATHSIG, kept across exec), so
+`kill -9` of `leadscore build` alone never leaves a dbt child writing the working copy and holding its lock.
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ class TestFailure:
     status: str
     message: str
     failing_rows: list[dict[str, Any]] = field(default_factory=list)
+    # The seeds (point tables) a failed test reads, from the manifest: a test that checks one seed against
+    # another (a relationship) fails on an edit of either.
+    seeds: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -47,6 +54,33 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+# Run as `python -c DIE_WITH_PARENT <parent pid> <program> <args...>`: ask for SIGKILL when the parent dies,
+# give up if the parent is already gone (it may die between fork and prctl), then become the program.
+DIE_WITH_PARENT = """
+import ctypes, os, signal, sys
+PR_SET_PDEATHSIG = 1
+if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+    sys.exit("prctl(PR_SET_PDEATHSIG) failed: " + os.strerror(ctypes.get_errno()))
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(1)
+os.execvp(sys.argv[2], sys.argv[2:])
+"""
+
+
+def dying_with_this_process(command: Sequence[str]) -> list[str]:
+    """The command, wrapped so that its process is killed when this one dies (Linux only; elsewhere the
+    command as is)."""
+    if not sys.platform.startswith("linux"):
+        return list(command)
+    return [sys.executable, "-c", DIE_WITH_PARENT, str(os.getpid()), *command]
+
+
+# dbt rotates its log file (logs/dbt.log) at this size and keeps 5 rotated files: at most 6 files, 12 MiB,
+# the last few builds. A build writes one to a few MiB of debug lines (every statement); dbt's own default,
+# 10 MiB a file, lets the folder reach 60 MiB. DBT_LOG_FILE_MAX_BYTES in the environment wins.
+DBT_LOG_FILE_MAX_BYTES = str(2 * 1024 * 1024)
+
+
 def dbt_environment(settings: Settings) -> dict[str, str]:
     """The environment dbt runs with: the warehouse path and the project's profiles."""
     env = dict(os.environ)
@@ -56,6 +90,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
     for name in BUILD_PARAMETERS:  # only the caller's own build parameters reach dbt
         env.pop(f"LEADSCORE_BUILD_{name.upper()}", None)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    env.setdefault("DBT_LOG_FILE_MAX_BYTES", DBT_LOG_FILE_MAX_BYTES)
     return env
 
 
@@ -101,7 +136,7 @@ def run_dbt(
     run_results = target_path / "run_results.json"
     run_results.unlink(missing_ok=True)
     completed = subprocess.run(
-        command,
+        dying_with_this_process(command),
         cwd=settings.project_dir,
         env={**dbt_environment(settings), **parameter_env},
         capture_output=True,
@@ -118,6 +153,7 @@ def read_failures(run_results: Path, warehouse_path: Path) -> list[TestFailure]:
     if not run_results.exists():
         return []
     results = json.loads(run_results.read_text())["results"]
+    seeds_of = tested_seeds(run_results.with_name("manifest.json"))
     failures = []
     for result in results:
         if str(result.get("status", "")).lower() not in FAILED_STATUSES:
@@ -131,9 +167,24 @@ def read_failures(run_results: Path, warehouse_path: Path) -> list[TestFailure]:
                 failing_rows=_failing_rows(result.get("relation_name"), warehouse_path)
                 if unique_id.startswith("test.")
                 else [],
+                seeds=seeds_of.get(unique_id, []),
             )
         )
     return failures
+
+
+def tested_seeds(manifest: Path) -> dict[str, list[str]]:
+    """The seeds each test of the manifest depends on, by test unique id (empty when there is no manifest)."""
+    if not manifest.exists():
+        return {}
+    seeds: dict[str, list[str]] = {}
+    for unique_id, node in json.loads(manifest.read_text()).get("nodes", {}).items():
+        if unique_id.startswith("test."):
+            # The seed the test is defined on first, then the seeds it checks it against.
+            attached = node.get("attached_node") or ""
+            depends_on = sorted(node.get("depends_on", {}).get("nodes", []), key=lambda dep: dep != attached)
+            seeds[unique_id] = [dep.split(".")[-1] for dep in depends_on if dep.startswith("seed.")]
+    return seeds
 
 
 def _failing_rows(relation: str | None, warehouse_path: Path) -> list[dict[str, Any]]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -43,19 +42,19 @@ from orchestration.pipeline import (
     REJECTS_RELATION,
     BuildError,
     BuildSummary,
+    check_as_of,
     describe_failures,
     new_build_id,
     scoring_version,
 )
-from orchestration.publishing import writer_lock
+from orchestration.publishing import scratch_dir, writer_lock
 from orchestration.seed_check import check_seeds
-from orchestration.settings import RAW_SCHEMA, RAW_TABLES, Settings, spark_dir
+from orchestration.settings import RAW_SCHEMA, RAW_TABLES, STAGING_PREFIX, Settings, spark_dir
 from orchestration.top_leads import TOP_COLUMNS
 
 PROFILE_NAME = "leadscore"
 DUCKDB, POSTGRES, SPARK = "duckdb", "postgres", "spark"
 ENGINES = (DUCKDB, POSTGRES, SPARK)
-STAGING_PREFIX = "_loading_"
 FAILING_ROWS_SHOWN = 5
 
 
@@ -221,12 +220,14 @@ def connection(target: Target) -> Iterator[Query]:
 # ----------------------------------------------------------------------------------------------------
 
 
-def load_raw_into(settings: Settings, source_dir: Path, target: Target) -> dict[str, int]:
+def load_raw_into(
+    settings: Settings, source_dir: Path, target: Target, allow_shrink: bool = False
+) -> dict[str, int]:
     """Validate and stage the files with the DuckDB loader, then copy the raw layer into the engine."""
-    with writer_lock(_engine_settings(settings, target)), tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+    engine_settings = _engine_settings(settings, target)
+    with writer_lock(engine_settings), scratch_dir(engine_settings, "leadscore-load") as folder:
         staged = folder / "staged.duckdb"
-        counts = load_raw(source_dir, staged)
+        counts = load_raw(source_dir, staged, allow_shrink=allow_shrink)
         with duckdb.connect(str(staged), read_only=True) as con:
             tables = {table: _raw_columns(con, table) for table in RAW_TABLES}
             fmt = "csv" if target.engine == POSTGRES else "parquet"
@@ -303,8 +304,9 @@ def _copy_into_spark(target: Target, folder: Path, tables: dict[str, list[tuple[
 
 def build_on(settings: Settings, target: Target, as_of: date | None = None) -> BuildSummary:
     """Check the seeds, run `dbt build` on the target's engine, and summarise from the engine."""
-    check_seeds(settings.project_dir)
     as_of = as_of or datetime.now(UTC).date()
+    check_as_of(as_of)
+    check_seeds(settings.project_dir)
     build_id = new_build_id()
     version = scoring_version(settings.project_dir)
     dbt_vars = {"as_of": as_of.isoformat(), "build_id": build_id, "scoring_version": version}

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -28,6 +27,7 @@ import pandas as pd
 
 from orchestration.backtest import METRICS, default_score_dates, read_backtest
 from orchestration.dbt_invocation import run_dbt
+from orchestration.publishing import scratch_dir
 from orchestration.sandbox import (
     Sandbox,
     clone_raw_layer,
@@ -176,8 +176,7 @@ def run_impact(
 ) -> dict[str, Any]:
     """Score both sides and compare them. With only_if_seeds_changed, return {"skipped": reason} when dbt
     finds no modified seed."""
-    with tempfile.TemporaryDirectory(prefix="leadscore-impact-") as tmp:
-        workdir = Path(tmp)
+    with scratch_dir(settings, "leadscore-impact") as workdir:
         base, head, kept = prepare_sides(settings, options, workdir)
         changed = modified_seeds(base, head)
         if only_if_seeds_changed and not changed:

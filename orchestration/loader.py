@@ -34,7 +34,6 @@ on (for a record with a quoted multi-line field: the line where the record start
 from __future__ import annotations
 
 import bisect
-import tempfile
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -43,18 +42,28 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.settings import LINEAGE_COLUMNS, RAW_CONTRACT, RAW_SCHEMA, RAW_TABLES
+from orchestration.settings import (
+    LINEAGE_COLUMNS,
+    LOAD_LOG_TABLE,
+    RAW_CONTRACT,
+    RAW_SCHEMA,
+    RAW_TABLES,
+    STAGING_PREFIX,
+)
 
 SOURCE_FORMATS: tuple[str, ...] = ("csv", "parquet")
-STAGING_PREFIX = "_loading_"
 MAX_REPORTED_PROBLEMS = 5
 _REJECTS_LIMIT = 1000
 _CHUNK_BYTES = 1 << 24
 _MAX_HEADER_BYTES = 1 << 20
+# The longest CSV line (record) read: real exports carry JSON properties of several MB (DuckDB's own default
+# is 2 MiB). A longer line is refused, naming its line and this limit.
+MAX_LINE_BYTES = 64 << 20
 _BOM = b"\xef\xbb\xbf"
 _QUOTE = 34  # ord('"')
 _COMMA = 44  # ord(',')
 _ORDINAL = "__leadscore_ordinal"
+_SHIFTS_VIEW = "__leadscore_line_shifts"
 _RESERVED = {*LINEAGE_COLUMNS, _ORDINAL}
 
 # DuckDB reject error types, in words an analyst understands.
@@ -63,7 +72,7 @@ _REJECT_WORDS = {
     "MISSING COLUMNS": "too few fields",
     "UNQUOTED VALUE": "unterminated or misplaced quote",
     "INVALID ENCODING": "invalid UTF-8",
-    "LINE SIZE OVER MAXIMUM": "line too long",
+    "LINE SIZE OVER MAXIMUM": f"line longer than {MAX_LINE_BYTES >> 20} MiB, the longest line read",
 }
 
 
@@ -130,15 +139,22 @@ def _step(starts: array, values: array, key: int) -> int:
 
 
 def load_raw(
-    source_dir: Path, warehouse_path: Path, loaded_at: datetime | None = None, append: bool = False
+    source_dir: Path,
+    warehouse_path: Path,
+    loaded_at: datetime | None = None,
+    append: bool = False,
+    allow_shrink: bool = False,
 ) -> dict[str, int]:
     """Load leads, events, orders from source_dir into schema `raw` of the DuckDB file; return row counts.
 
     All files are read and validated into staging tables first; only if all are valid does one transaction
     change the live raw tables, so a failed load leaves the previous raw layer exactly as it was. A full load
-    (the default) needs all three files and replaces the three tables. With append=True, the files present
+    (the default) needs all three files and replaces the three tables; a file with no rows is refused unless
+    allow_shrink (an empty export would silently empty its table). With append=True, the files present
     (one to three of them) add their rows to the existing tables, stamped with this load's time: that is how
-    new data arrives between builds (the next build validates and scores only what is new).
+    new data arrives between builds (the next build validates and scores only what is new); an empty append
+    file adds nothing and is accepted. Every load is recorded in `raw.load_log`, with allow_shrink: the build
+    refuses to publish a raw table much smaller than the published one unless a load since allowed it.
     """
     sources = find_source_files(Path(source_dir), require_all=not append)
     stamp = _utc_naive(loaded_at)
@@ -150,15 +166,54 @@ def load_raw(
         _drop_staging(con)
         try:
             counts = {table: _stage(con, source, stamp) for table, source in sources.items()}
+            if not append and not allow_shrink:
+                _refuse_empty(sources, counts)
+            log = _LoadRecord(stamp, "append" if append else "full", counts, allow_shrink)
             if append:
-                _append_staging(con, sources, stamp)
+                _append_staging(con, sources, stamp, log)
             else:
-                _swap_in_staging(con)
+                _swap_in_staging(con, log)
         finally:
             _drop_staging(con)
     finally:
         con.close()
     return counts
+
+
+# Every load, in the raw schema (it travels with the raw layer into the working copy and the served file).
+LOAD_LOG = f'"{RAW_SCHEMA}"."{LOAD_LOG_TABLE}"'
+_LOAD_LOG_COLUMNS = (
+    "loaded_at TIMESTAMP, mode VARCHAR, leads BIGINT, events BIGINT, orders BIGINT, allow_shrink BOOLEAN"
+)
+
+
+@dataclass(frozen=True)
+class _LoadRecord:
+    """A row of raw.load_log: when, full or append, the rows loaded per table (None: no file), and whether
+    the load was allowed to shrink the raw layer."""
+
+    loaded_at: datetime
+    mode: str
+    counts: dict[str, int]
+    allow_shrink: bool
+
+    def insert(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Log the load (inside the load's transaction: a failed load logs nothing, creates nothing)."""
+        con.execute(f"CREATE TABLE IF NOT EXISTS {LOAD_LOG} ({_LOAD_LOG_COLUMNS})")
+        con.execute(
+            f"INSERT INTO {LOAD_LOG} VALUES (?, ?, ?, ?, ?, ?)",
+            [self.loaded_at, self.mode, *(self.counts.get(table) for table in RAW_TABLES), self.allow_shrink],
+        )
+
+
+def _refuse_empty(sources: dict[str, SourceFile], counts: dict[str, int]) -> None:
+    """A full load of a file with no rows would empty its raw table (and every score built on it)."""
+    for table, count in counts.items():
+        if count == 0:
+            raise RawLoadError(
+                f"{sources[table].name}: no rows (a header only): loading it would empty raw.{table}. "
+                "If the export really is empty, load it with `leadscore load --allow-shrink`"
+            )
 
 
 def _connect(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
@@ -167,6 +222,9 @@ def _connect(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
         # Attach under a fixed catalog name: a file named raw.duckdb would otherwise make the catalog `raw`
         # clash with the schema `raw` ("ambiguous reference").
         con = duckdb.connect()
+        # Spill beside the warehouse file, where the next writer sweeps what a killed load left (an
+        # in-memory database would spill into `.tmp` of the current folder).
+        con.execute(f"SET temp_directory = {_literal(str(warehouse_path) + '.tmp')}")
         con.execute(f"ATTACH {_literal(str(warehouse_path))} AS warehouse")
         con.execute("USE warehouse")
         return con
@@ -231,20 +289,23 @@ def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE IF EXISTS {_staging_table(table)}")
 
 
-def _swap_in_staging(con: duckdb.DuckDBPyConnection) -> None:
-    """Replace the three live raw tables by their staging tables in one transaction."""
+def _swap_in_staging(con: duckdb.DuckDBPyConnection, log: _LoadRecord) -> None:
+    """Replace the three live raw tables by their staging tables, and log the load, in one transaction."""
     con.execute("BEGIN TRANSACTION")
     try:
         for table in RAW_TABLES:
             con.execute(f"DROP TABLE IF EXISTS {_ident(RAW_SCHEMA)}.{_ident(table)}")
             con.execute(f"ALTER TABLE {_staging_table(table)} RENAME TO {_ident(table)}")
+        log.insert(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
 
 
-def _append_staging(con: duckdb.DuckDBPyConnection, sources: dict[str, SourceFile], stamp: datetime) -> None:
+def _append_staging(
+    con: duckdb.DuckDBPyConnection, sources: dict[str, SourceFile], stamp: datetime, log: _LoadRecord
+) -> None:
     """Add the staged rows to the live raw tables in one transaction. Each table must exist (a full load
     comes first), the load must be later than every row already there (the builds rely on load times only
     growing), and the file's columns must be ones the table has (a column it lacks is refused, by name)."""
@@ -282,6 +343,7 @@ def _append_staging(con: duckdb.DuckDBPyConnection, sources: dict[str, SourceFil
         for table in sources:
             live = f"{_ident(RAW_SCHEMA)}.{_ident(table)}"
             con.execute(f"INSERT INTO {live} BY NAME SELECT * FROM {_staging_table(table)}")
+        log.insert(con)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -324,7 +386,23 @@ def check_columns(source: SourceFile, columns: list[str]) -> None:
         if required.lower() not in seen:
             raise RawLoadError(
                 f"{source.name} line 1, column {required}: required column missing from the header"
+                + _delimiter_hint(columns)
             )
+
+
+_OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _delimiter_hint(columns: list[str]) -> str:
+    """A hint when the header names look joined by another delimiter than the comma."""
+    for delimiter, name in _OTHER_DELIMITERS.items():
+        joined = [column for column in columns if delimiter in column]
+        if joined:
+            return (
+                f" (the header {joined[0][:80]!r} looks separated by {name}: leadscore reads "
+                "comma-separated files; export or save the file as CSV with commas)"
+            )
+    return ""
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -416,15 +494,17 @@ def _create_csv_staging(
         f"read_csv({_literal(str(source.path.resolve()))}, columns={{{columns}}}, header=true, "
         "auto_detect=false, delim=',', quote='\"', escape='\"', strict_mode=true, encoding='utf-8', "
         f"store_rejects=true, rejects_table={_literal(rejects)}, rejects_scan={_literal(scans)}, "
-        f"rejects_limit={_REJECTS_LIMIT})"
+        f"rejects_limit={_REJECTS_LIMIT}, max_line_size={MAX_LINE_BYTES}, buffer_size={MAX_LINE_BYTES})"
     )
-    with tempfile.TemporaryDirectory(prefix="leadscore-lines-") as tmp:
-        shifts = _line_shift_source(lines, Path(tmp))
-        sql = _csv_staging_sql(source, header, reader, shifts)
-        try:
-            con.execute(sql, [source.name, loaded_at])
-        except duckdb.Error as exc:
-            raise _csv_read_error(source, header, exc) from exc
+    shifts = _line_shift_source(con, lines)
+    sql = _csv_staging_sql(source, header, reader, shifts)
+    try:
+        con.execute(sql, [source.name, loaded_at])
+    except duckdb.Error as exc:
+        raise _csv_read_error(source, header, exc) from exc
+    finally:
+        if shifts is not None:
+            con.unregister(shifts)
     problems = con.execute(
         f"SELECT line, column_idx, column_name, error_type, error_message FROM temp.{_ident(rejects)} "
         "ORDER BY line, column_idx"
@@ -434,7 +514,7 @@ def _create_csv_staging(
 
 
 def _csv_staging_sql(source: SourceFile, header: CsvHeader, reader: str, shifts: str | None) -> str:
-    """CREATE TABLE AS for a CSV file; `shifts` is a read_csv of the record line shifts, if any."""
+    """CREATE TABLE AS for a CSV file; `shifts` is the view of the record line shifts, if any."""
     columns = ", ".join(f"src.{_ident(c)}" for c in header.columns)
     numbered = f"(SELECT *, row_number() OVER () AS {_ordinal()} FROM {reader}) AS src"
     if shifts is None:
@@ -461,23 +541,21 @@ def _ordinal() -> str:
     return _ident(_ORDINAL)
 
 
-def _line_shift_source(lines: LineMap, folder: Path) -> str | None:
-    """Write the record line shifts to a CSV in `folder`; return a read_csv of it (None if no shift)."""
+def _line_shift_source(con: duckdb.DuckDBPyConnection, lines: LineMap) -> str | None:
+    """Register the record line shifts with the connection (numpy views of the scan's arrays: no copy, no
+    temporary file a killed load could leave behind); return the view's name (None if no shift)."""
     if not lines.record_from:
         return None
-    path = folder / "shifts.csv"
-    with path.open("w", encoding="ascii", newline="") as out:
-        out.write("first_record,extra\n")
-        step = 100_000
-        for start in range(0, len(lines.record_from), step):
-            pairs = zip(
-                lines.record_from[start : start + step], lines.record_extra[start : start + step], strict=True
-            )
-            out.write("".join(f"{first},{extra}\n" for first, extra in pairs))
-    return (
-        f"read_csv({_literal(str(path))}, columns={{'first_record': 'BIGINT', 'extra': 'BIGINT'}}, "
-        "header=true, auto_detect=false, delim=',')"
+    import numpy as np
+
+    con.register(
+        _SHIFTS_VIEW,
+        {
+            "first_record": np.frombuffer(lines.record_from, dtype=np.int64),
+            "extra": np.frombuffer(lines.record_extra, dtype=np.int64),
+        },
     )
+    return _SHIFTS_VIEW
 
 
 def _describe_rejects(source: SourceFile, header: CsvHeader, lines: LineMap, problems: list[tuple]) -> str:
@@ -513,10 +591,11 @@ def _describe_reject(
     elif column_idx:
         column = f"{column_idx} (after the last header column {header.columns[-1]!r})"
     else:
-        column = "?"
+        column = None  # DuckDB does not say (a line too long)
     problem = _REJECT_WORDS.get(error_type, error_type.lower())
     detail = " ".join(str(message).split())
-    return f"{source.name} line {line}, column {column}: {problem} ({detail})"
+    where = f"{source.name} line {line}" + (f", column {column}" if column else "")
+    return f"{where}: {problem} ({detail})"
 
 
 def _csv_read_error(source: SourceFile, header: CsvHeader, exc: duckdb.Error) -> RawLoadError:

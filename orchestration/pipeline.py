@@ -19,16 +19,21 @@ import duckdb
 
 from orchestration.dbt_invocation import TestFailure, run_dbt
 from orchestration.lead_patching import LoadState, patch_parameters, read_load_state
+from orchestration.publish_guards import check_against_published
 from orchestration.publishing import (
     build_plan_path,
+    drop_test_failures,
     ensure_passed,
     mark_passed,
     publish,
+    quoted_path,
     start_build,
     working_path,
     writer_lock,
 )
 from orchestration.quality import (
+    GUARD_SUITE_KEYS,
+    SUITES,
     Outcome,
     last_published_versions,
     record_published_run,
@@ -62,6 +67,8 @@ class BuildSummary:
     warnings: list[str] = field(default_factory=list)
     published_path: Path | None = None
     quality: str = ""
+    # The checks against the last published build (publish_guards), in words.
+    guards: str = ""
     # Incremental models and what this build did with each: "refreshed" (only new data read) or "rebuilt".
     incremental: dict[str, str] = field(default_factory=dict)
     # What the build did not re-run, and why (empty when it ran every node).
@@ -97,6 +104,8 @@ class BuildSummary:
             lines.append(f"lead tables: {self.lead_tables}")
         if self.quality:
             lines.append(f"quality checks: {self.quality}")
+        if self.guards:
+            lines.append(f"against the last published build: {self.guards}")
         lines.append(f"mart: {self.mart_relation} in {self.warehouse_path}")
         if self.published_path:
             lines.append(f"published: {self.published_path}")
@@ -250,18 +259,31 @@ def saved_load(settings: Settings, build_id: str) -> tuple[tuple[str, str], Load
     return (scoring, code), state
 
 
+def check_as_of(as_of: date, today: date | None = None) -> None:
+    """Refuse an as-of date after today (UTC): events, orders and conversions of the future do not exist yet,
+    and every score would decay as if time had passed."""
+    today = today or datetime.now(UTC).date()
+    if as_of > today:
+        raise BuildError(
+            f"--as-of {as_of.isoformat()} is after today ({today.isoformat()}, UTC): scores can only be "
+            "computed as of today or an earlier date"
+        )
+
+
 def build(
     settings: Settings,
     as_of: date | None = None,
     target: str | None = None,
     accept_drift: bool = False,
     full_refresh: bool = False,
+    accept_rejects: bool = False,
 ) -> BuildSummary:
     """Check seeds; write, audit, publish: run `dbt build` (models and every test) as of a date in the working
     copy of the warehouse and, only if everything passed, publish it atomically onto the served path.
     Raise BuildError naming what failed (the served file is then untouched)."""
-    check_seeds(settings.project_dir)
     as_of = as_of or datetime.now(UTC).date()
+    check_as_of(as_of)
+    check_seeds(settings.project_dir)
     # Taken once, before dbt reads the files: what is recorded at publish is what this build tested.
     versions = (scoring_version(settings.project_dir), code_version(settings.project_dir))
     with writer_lock(settings):
@@ -273,15 +295,22 @@ def build(
         result = run_dbt(working, plan.dbt_args, dbt_vars=plan.dbt_vars, target=target)
         if not result.success:
             raise BuildError(
-                describe_failures(result.failures, result.output) + "\n" + not_published_note(settings)
+                describe_failures(result.failures, result.output, seed_changes(settings, result.failures))
+                + "\n"
+                + not_published_note(settings)
             )
         mark_passed(settings, "built", build_id)
+        ensure_leads_scored(working.warehouse_path, as_of)
         outcomes = validate_marts(working.warehouse_path, check_drift=not accept_drift)
-        if not all(outcome.success for outcome in outcomes):
-            raise BuildError(describe_quality_failures(outcomes) + "\n" + not_published_note(settings))
+        guards = check_against_published(
+            working.warehouse_path, settings.warehouse_path, accept_rejects=accept_rejects
+        )
+        if not all(outcome.success for outcome in [*outcomes, *guards]):
+            raise BuildError(describe_audit_failures(outcomes, guards) + "\n" + not_published_note(settings))
         mark_passed(settings, "audited", build_id)
         summary = summarise(working, build_id=build_id, as_of=as_of, version=versions[0])
         summary.quality = f"{len(outcomes)}/{len(outcomes)} expectations passed"
+        summary.guards = describe_guards(guards, accept_rejects)
         summary.incremental = incremental_decisions(result.output)
         summary.skipped = plan.skipped
         summary.lead_tables = plan.lead_tables_note(
@@ -290,6 +319,28 @@ def build(
         summary.published_path = publish_audited(settings, build_id, as_of)
         summary.warehouse_path = settings.warehouse_path
     return summary
+
+
+def ensure_leads_scored(warehouse: Path, as_of: date) -> None:
+    """Raise BuildError, in one line saying why, when the build scored no lead (the audit would otherwise
+    report every expectation on an empty mart)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        if con.execute(f"select count(*) from {MART_RELATION}").fetchone()[0]:
+            return
+        raw, accepted, first = con.execute(
+            "select count(*), count(*) filter (where reject_reason is null),"
+            " min(created_at) filter (where reject_reason is null) from intermediate.int_leads_validated"
+        ).fetchone()
+    if raw == 0:
+        why = "raw.leads has no rows (load an export with leads)"
+    elif accepted == 0:
+        why = f"all {raw:,} raw leads were rejected (see {REJECTS_RELATION})"
+    else:
+        why = (
+            f"the first of the {accepted:,} accepted leads was created on {first.date().isoformat()}; "
+            "score as of that date or later"
+        )
+    raise BuildError(f"no leads to score as of {as_of.isoformat()}: {why}; nothing published")
 
 
 def preload_audit_library() -> None:
@@ -313,12 +364,14 @@ def build_vars(as_of: date, build_id: str, scoring: str) -> dict[str, str]:
 
 
 def publish_audited(settings: Settings, build_id: str, as_of: date) -> Path:
-    """Publish the audited working copy: record the run (the next build's drift reference) with the
-    (scoring, code) versions it was built with and what it read of the raw layer, from the build's saved
-    plan (save_plan), then replace the served file atomically. Without that plan the versions are read now
-    and the load state is unknown (the next build then rebuilds the lead tables rather than patch them).
-    Refused unless the build passed every dbt test and quality expectation."""
+    """Publish the audited working copy: drop the tables of dbt's test failures (never served), record the
+    run (the next build's drift reference) with the (scoring, code) versions it was built with and what it
+    read of the raw layer, from the build's saved plan (save_plan), then replace the served file atomically.
+    Without that plan the versions are read now and the load state is unknown (the next build then rebuilds
+    the lead tables rather than patch them). Refused unless the build passed every dbt test and quality
+    expectation."""
     ensure_passed(settings, build_id)
+    drop_test_failures(working_path(settings))
     versions, load_state = saved_load(settings, build_id) or (None, None)
     scoring, code = versions or (scoring_version(settings.project_dir), code_version(settings.project_dir))
     record_published_run(
@@ -346,8 +399,38 @@ def describe_quality_failures(outcomes: list[Outcome]) -> str:
     )
 
 
-def describe_failures(failures: list[TestFailure], output: str) -> str:
-    """Turn failed dbt nodes into a message naming each failed test or model and its first failing rows."""
+def describe_guard_failures(guards: list[Outcome]) -> str:
+    """Name each failed check against the last published build, with what to do."""
+    failed = [outcome for outcome in guards if not outcome.success]
+    return f"{len(failed)} check(s) against the last published build failed:\n" + "\n".join(
+        f"- {o.suite}: {o.detail}" for o in failed
+    )
+
+
+def describe_audit_failures(outcomes: list[Outcome], guards: list[Outcome]) -> str:
+    """The failed expectations and guards, guards first (they say what was lost)."""
+    parts = []
+    if not all(outcome.success for outcome in guards):
+        parts.append(describe_guard_failures(guards))
+    if not all(outcome.success for outcome in outcomes):
+        parts.append(describe_quality_failures(outcomes))
+    return "\n".join(parts)
+
+
+def describe_guards(guards: list[Outcome], accept_rejects: bool) -> str:
+    """What the checks against the last published build did, for the summary."""
+    if not guards:
+        return "nothing published yet to compare with"
+    titles = [suite.title for suite in SUITES if suite.key in GUARD_SUITE_KEYS]
+    checked = [title for title in titles if any(outcome.suite == title for outcome in guards)]
+    note = "; rejected rows accepted (--accept-rejects)" if accept_rejects else ""
+    return f"{len(guards)}/{len(guards)} passed ({', '.join(checked)}){note}"
+
+
+def describe_failures(failures: list[TestFailure], output: str, changed_seeds: set[str] | None = None) -> str:
+    """Turn failed dbt nodes into a message naming each failed test or model and its first failing rows; a
+    test that checks one seed against another names both, and which of them changed since the last published
+    build (changed_seeds, when known)."""
     if not failures:
         return "dbt build failed:\n" + output.strip()[-4000:]
     lines = [f"dbt build failed: {len(failures)} node(s) failed"]
@@ -356,7 +439,46 @@ def describe_failures(failures: list[TestFailure], output: str) -> str:
         for row in failure.failing_rows:
             shown = ", ".join(f"{k}={v}" for k, v in row.items() if v is not None)
             lines.append(f"    failing row: {shown}")
+        if len(failure.seeds) > 1:
+            lines.append("    " + describe_seed_reference(failure.seeds, changed_seeds))
     return "\n".join(lines)
+
+
+def describe_seed_reference(seeds: list[str], changed_seeds: set[str] | None) -> str:
+    """`checks seeds/a.csv against seeds/b.csv`, with the ones edited since the last published build."""
+    files = [f"seeds/{seed}.csv" for seed in seeds]
+    text = f"checks {files[0]} against {', '.join(files[1:])}"
+    if changed_seeds is None:
+        return text + " (an edit of either can break it)"
+    edited = [f"seeds/{seed}.csv" for seed in seeds if seed in changed_seeds]
+    if not edited:
+        return text + " (neither changed since the last published build)"
+    return text + f"; edited since the last published build: {', '.join(edited)}"
+
+
+def seed_changes(settings: Settings, failures: list[TestFailure]) -> set[str] | None:
+    """Which seeds read by failed tests across seeds hold other rows than in the served file (the last
+    published build): the working copy has the seeds this build loaded. None when nothing is published."""
+    seeds = sorted({seed for failure in failures if len(failure.seeds) > 1 for seed in failure.seeds})
+    served, working = settings.warehouse_path, working_path(settings)
+    if not seeds or not served.exists() or not working.exists():
+        return None
+    changed = set()
+    with duckdb.connect(str(working), read_only=True) as con:
+        con.execute(f"attach '{quoted_path(served)}' as published (read_only)")
+        for seed in seeds:
+            try:
+                differs = con.execute(
+                    f"select exists (select * from point_tables.{seed} except all"
+                    f" select * from published.point_tables.{seed})"
+                    f" or exists (select * from published.point_tables.{seed} except all"
+                    f" select * from point_tables.{seed})"
+                ).fetchone()[0]
+            except duckdb.Error:  # a new seed, or its columns changed
+                differs = True
+            if differs:
+                changed.add(seed)
+    return changed
 
 
 def changed_lead_count(warehouse: Path) -> int:

@@ -74,7 +74,31 @@ SUITES: tuple[Suite, ...] = (
         "lead_scores",
         "Mean score and MQL share within the drift bounds of the last published run.",
     ),
+    # Checks against the last published build that are not expectations on a mart (publish_guards.py).
+    Suite(
+        "raw_row_counts",
+        "raw row counts",
+        "lead_scores",
+        "No raw table lost more than LEADSCORE_MAX_SHRINK of its rows since the last published build, unless "
+        "a load since allowed it (leadscore load --allow-shrink).",
+    ),
+    Suite(
+        "seed_values",
+        "seed values",
+        "rejected_rows",
+        "No point-table edit since the last published build leaves values of the data unlisted (rows that "
+        "would now be rejected).",
+    ),
+    Suite(
+        "rejected_share",
+        "rejected share",
+        "rejected_rows",
+        "The share of rejected rows of each raw table rose by at most LEADSCORE_MAX_REJECTED_SHARE_RISE "
+        "since the last published build.",
+    ),
 )
+# The suites publish_guards.py fills; the others are Great Expectations suites on the marts.
+GUARD_SUITE_KEYS = ("raw_row_counts", "seed_values", "rejected_share")
 SUITES_BY_TITLE = {suite.title: suite for suite in SUITES}
 
 

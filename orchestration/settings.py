@@ -30,6 +30,14 @@ RAW_CONTRACT: dict[str, tuple[str, ...]] = {
     "orders": ("order_id", "lead_id", "ordered_at", "amount", "currency", "status"),
 }
 
+# Prefix of the tables a load stages into before it swaps them in (`raw._loading_<table>`): never read by a
+# build, and dropped when the next load or build starts (a killed load leaves them behind).
+STAGING_PREFIX = "_loading_"
+
+# Every load of the raw layer (time, full or append, rows per table, whether it may shrink the raw layer), a
+# table of schema raw beside the three raw tables.
+LOAD_LOG_TABLE = "load_log"
+
 # Columns the loader adds to every raw row so that a reject can point back at its file and line.
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_line", "_loaded_at")
 

@@ -2,8 +2,8 @@
 -- Incremental: a refresh validates only the rows loaded since the last build, plus the rows rejected for an
 -- unknown lead (their lead may have arrived since). It is rebuilt in full when rows it already validated
 -- changed: a full load replaced the raw events, the raw leads were replaced rather than appended to, or the
--- set of event types of engagement_event_points changed (see events_validated_state_is_current; a new rule of
--- a known type changes no validation).
+-- event types of engagement_event_points or the country names that decide which leads are accepted changed
+-- (see events_validated_state_is_current; a new rule of a known type changes no validation).
 -- Narrow on purpose (47.5 M rows at 1 M leads): the columns the scoring and the rejects need. event_id is kept
 -- for rejected rows only (rejected_rows shows it; accepted rows' ids stay in stg_raw__events), and the JSON
 -- properties, page URL and campaign are left in staging: writing those strings cost more than the rest.
@@ -211,7 +211,7 @@ validated as (
         {{ run_started_at_timestamp() }} as validated_at,
         lead_load_state.leads_loaded_through,
         lead_load_state.leads_row_count,
-        {{ seed_state_key(ref("engagement_event_points"), ["event_type"], distinct_rows=true) }} as event_types_key
+        {{ events_validation_key() }} as event_types_key
     from checked
     cross join lead_load_state
 

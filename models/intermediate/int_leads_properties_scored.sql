@@ -43,11 +43,20 @@ rules as (
 
 properties as (
 
+    -- country_code is the code validation made of it (a name of seed country_names becomes its code).
     select
         leads.lead_id,
         properties.property_name,
-        properties.property_value,
-        coalesce(properties.folded_value, '') as value_key
+        case
+            when properties.property_name = 'country_code' then leads.country_code else properties.property_value
+        end as property_value,
+        coalesce(
+            case
+                when properties.property_name = 'country_code' then lower(leads.country_code)
+                else properties.folded_value
+            end,
+            ''
+        ) as value_key
     from {{ ref('stg_raw__lead_properties') }} as properties
     inner join leads
         on

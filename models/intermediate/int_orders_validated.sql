@@ -50,6 +50,7 @@ validated as (
             when ordered_at > loaded_at then 'ordered_at_after_load'
             when amount is null and has_unparseable_amount then 'unparseable_amount'
             when amount is null then 'missing_amount'
+            when has_sub_cent_amount then 'sub_cent_amount'
             when amount < 0 then 'negative_amount'
             when currency is null then 'missing_currency'
             when rate_to_eur is null then 'unknown_currency'

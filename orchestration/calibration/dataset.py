@@ -70,7 +70,9 @@ def read_backtest(warehouse: Path, version: str, event_rules: pd.DataFrame) -> B
         con.register("observed", observations[["lead_id", "score_date"]])
         properties = con.execute(
             f"""
-            select props.lead_id, props.property_name, props.folded_value
+            select props.lead_id, props.property_name,
+                case when props.property_name = 'country_code' then lower(leads.country_code)
+                    else props.folded_value end as folded_value
             from {PROPERTIES} as props
             inner join intermediate.int_leads_validated as leads
                 on props.lead_id = leads.lead_id and props.source_file = leads.source_file

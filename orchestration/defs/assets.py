@@ -34,11 +34,15 @@ from orchestration.defs.resources import RawSourceResource, WarehouseResource
 from orchestration.loader import RawLoadError, load_raw
 from orchestration.pipeline import (
     MART_RELATION,
+    BuildError,
+    check_as_of,
     describe_failures,
+    ensure_leads_scored,
     not_published_note,
     plan_build,
     publish_audited,
     save_plan,
+    seed_changes,
 )
 from orchestration.publishing import (
     NotAuditedError,
@@ -80,10 +84,15 @@ class BuildConfig(Config):
         if not self.as_of:
             return datetime.now(UTC).date()
         try:
-            return date.fromisoformat(self.as_of)
+            as_of = date.fromisoformat(self.as_of)
         except ValueError as exc:
             message = f"as_of: expected a date YYYY-MM-DD, got {self.as_of!r}"
             raise Failure(message, allow_retries=False) from exc
+        try:
+            check_as_of(as_of)
+        except BuildError as exc:
+            raise Failure(str(exc), allow_retries=False) from exc
+        return as_of
 
 
 @multi_asset(
@@ -113,7 +122,7 @@ def raw_layer(
             raise Failure(f"raw source: {exc}", allow_retries=False) from exc
         working = prepare_working_copy(settings)
         try:
-            counts = load_raw(source, working, append=raw_source.append)
+            counts = load_raw(source, working, append=raw_source.append, allow_shrink=raw_source.allow_shrink)
         except RawLoadError as exc:
             raise Failure(f"load failed, nothing loaded: {exc}", allow_retries=False) from exc
         newest_event = newest_event_time(working)
@@ -218,10 +227,16 @@ def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
                 failures = read_failures(invocation.target_path / "run_results.json", working)
                 error = invocation.get_error()
                 raise Failure(
-                    describe_failures(failures, str(error or "")) + "\n" + not_published_note(settings),
+                    describe_failures(failures, str(error or ""), seed_changes(settings, failures))
+                    + "\n"
+                    + not_published_note(settings),
                     # Failed tests or models are deterministic: retrying cannot help. A crash can.
                     allow_retries=not failures,
                 )
+            try:
+                ensure_leads_scored(working, as_of)
+            except BuildError as exc:
+                raise Failure(str(exc), allow_retries=False) from exc
             mark_passed(settings, "built", build_id)
         shutil.rmtree(invocation.target_path, ignore_errors=True)
 

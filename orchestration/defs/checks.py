@@ -25,8 +25,16 @@ from pydantic import Field
 
 from orchestration.defs.assets import RAW_KEYS, WAREHOUSE_POOL, built_mart
 from orchestration.defs.resources import WarehouseResource
+from orchestration.publish_guards import check_against_published
 from orchestration.publishing import mark_passed, passed_build, working_path, writer_lock
-from orchestration.quality import SUITES, SUITES_BY_TITLE, DriftBounds, Outcome, validate_marts
+from orchestration.quality import (
+    GUARD_SUITE_KEYS,
+    SUITES,
+    SUITES_BY_TITLE,
+    DriftBounds,
+    Outcome,
+    validate_marts,
+)
 
 MARTS_SCHEMA = "marts"
 
@@ -42,6 +50,11 @@ class QualityConfig(Config):
     )
     max_mql_share_drift: float | None = Field(
         default=None, description="Drift bound of the MQL share (default LEADSCORE_DRIFT_MQL_SHARE or 0.10)."
+    )
+    accept_rejects: bool = Field(
+        default=False,
+        description="Publish even if a point-table edit leaves values of the data unlisted or the share of "
+        "rejected rows rose past LEADSCORE_MAX_REJECTED_SHARE_RISE (`leadscore build --accept-rejects`).",
     )
 
     def bounds(self) -> DriftBounds:
@@ -74,15 +87,21 @@ def great_expectations(
         working = working_path(settings)
         target = working if working.exists() else settings.warehouse_path
         outcomes = validate_marts(target, bounds=config.bounds(), check_drift=not config.accept_drift)
+        if target == working:
+            outcomes += check_against_published(
+                working, settings.warehouse_path, accept_rejects=config.accept_rejects
+            )
         build_id, _, _ = built_mart(target)
         passed = all(outcome.success for outcome in outcomes)
         if target == working and passed and passed_build(settings, "built") == build_id:
             mark_passed(settings, "audited", build_id)
     context.log.info(f"{sum(o.success for o in outcomes)}/{len(outcomes)} expectations passed on {target}")
-    yield from suite_results(outcomes, accept_drift=config.accept_drift)
+    yield from suite_results(outcomes, accept_drift=config.accept_drift, accept_rejects=config.accept_rejects)
 
 
-def suite_results(outcomes: Sequence[Outcome], accept_drift: bool) -> Iterator[AssetCheckResult]:
+def suite_results(
+    outcomes: Sequence[Outcome], accept_drift: bool, accept_rejects: bool = False
+) -> Iterator[AssetCheckResult]:
     """One check result per suite, failed expectations listed in its metadata."""
     by_suite: dict[str, list[Outcome]] = {suite.title: [] for suite in SUITES}
     for outcome in outcomes:
@@ -94,6 +113,8 @@ def suite_results(outcomes: Sequence[Outcome], accept_drift: bool) -> Iterator[A
             description = f"{len(results) - len(failed)}/{len(results)} expectations passed"
         elif suite.key == "drift":
             description = "drift accepted for this run" if accept_drift else "no previous published run"
+        elif suite.key in GUARD_SUITE_KEYS:
+            description = "rejects accepted for this run" if accept_rejects else "no previous published run"
         else:
             description = "no expectations"
         yield AssetCheckResult(

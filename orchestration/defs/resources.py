@@ -44,13 +44,21 @@ class RawSourceResource(ConfigurableResource):
         "rebuilding them. Rows appended twice are rejected as duplicates (marts.rejected_rows).",
     )
 
+    allow_shrink: bool = Field(
+        default=False,
+        description="Accept a file with no rows and raw tables much smaller than the published ones (a "
+        "deliberate purge), as `leadscore load --allow-shrink`; otherwise both are refused.",
+    )
+
     @classmethod
     def from_env(cls) -> RawSourceResource:
         """LEADSCORE_RAW_DIR (the export folder), LEADSCORE_RAW_APPEND (1: the folder is an incremental
-        export), LEADSCORE_DEMO_LEADS, LEADSCORE_DEMO_SEED."""
+        export), LEADSCORE_RAW_ALLOW_SHRINK (1: as `load --allow-shrink`), LEADSCORE_DEMO_LEADS,
+        LEADSCORE_DEMO_SEED."""
         return cls(
             source_dir=os.environ.get("LEADSCORE_RAW_DIR", ""),
             append=os.environ.get("LEADSCORE_RAW_APPEND", "") in {"1", "true", "yes"},
+            allow_shrink=os.environ.get("LEADSCORE_RAW_ALLOW_SHRINK", "") in {"1", "true", "yes"},
             demo_leads=int(os.environ.get("LEADSCORE_DEMO_LEADS", "1000")),
             demo_seed=int(os.environ.get("LEADSCORE_DEMO_SEED", "42")),
         )

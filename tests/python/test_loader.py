@@ -206,7 +206,7 @@ def test_reload_replaces_rows_and_leaves_no_staging_table(tmp_path: Path, wareho
 
     assert query(warehouse, "SELECT count(*) FROM raw.orders") == [(1,)]
     tables = query(warehouse, "SELECT table_name FROM information_schema.tables ORDER BY 1")
-    assert tables == [("events",), ("leads",), ("orders",)]
+    assert tables == [("events",), ("leads",), ("load_log",), ("orders",)]
 
 
 # --- line numbers -----------------------------------------------------------------------------------------
@@ -445,7 +445,7 @@ def test_failed_load_keeps_previous_raw_tables(tmp_path: Path, warehouse: Path) 
         t: query(warehouse, f"SELECT * FROM raw.{t} ORDER BY _source_line") for t in RAW_CONTRACT
     } == before
     tables = query(warehouse, "SELECT table_name FROM information_schema.tables ORDER BY 1")
-    assert tables == [("events",), ("leads",), ("orders",)]
+    assert tables == [("events",), ("leads",), ("load_log",), ("orders",)]
 
 
 def test_failed_first_load_creates_no_raw_table(tmp_path: Path, warehouse: Path) -> None:
@@ -471,6 +471,6 @@ def test_a_warehouse_file_named_raw_loads(tmp_path: Path) -> None:
     (source / "events.csv").write_text(",".join(RAW_CONTRACT["events"]) + "\n")
     (source / "orders.csv").write_text(",".join(RAW_CONTRACT["orders"]) + "\n")
     warehouse = tmp_path / "raw.duckdb"
-    assert load_raw(source, warehouse) == {"leads": 1, "events": 0, "orders": 0}
+    assert load_raw(source, warehouse, allow_shrink=True) == {"leads": 1, "events": 0, "orders": 0}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute('select lead_id from "raw"."raw"."leads"').fetchall() == [("L1",)]

@@ -16,7 +16,7 @@ renamed as (
         nullif(lower(trim(industry)), '') as industry_key,
         {{ try_cast_value('trim(employee_count)', 'integer') }} as employee_count,
         {{ try_cast_value('trim(annual_revenue)', 'decimal(18, 2)') }} as annual_revenue,
-        nullif(upper(trim(country_code)), '') as country_code,
+        nullif(upper(trim(country_code)), '') as country_value,
         nullif(trim(job_title), '') as job_title,
         nullif(lower(trim(lead_source)), '') as lead_source,
         {{ parse_iso_timestamp('created_at') }} as created_at,
@@ -27,6 +27,8 @@ renamed as (
         nullif(trim(annual_revenue), '') is not null
         and {{ try_cast_value('trim(annual_revenue)', 'decimal(18, 2)') }} is null
             as has_unparseable_annual_revenue,
+        {{ is_rounded_by_cast('trim(employee_count)', 'integer') }} as has_fractional_employee_count,
+        {{ is_rounded_by_cast('trim(annual_revenue)', 'decimal(18, 2)') }} as has_sub_cent_annual_revenue,
         nullif(trim(created_at), '') is not null
         and {{ parse_iso_timestamp('created_at') }} is null as has_unparseable_created_at,
         nullif(trim(converted_at), '') is not null

@@ -19,6 +19,7 @@ renamed as (
         and {{ parse_iso_timestamp('ordered_at') }} is null as has_unparseable_ordered_at,
         nullif(trim(amount), '') is not null
         and {{ try_cast_value('trim(amount)', 'decimal(18, 2)') }} is null as has_unparseable_amount,
+        {{ is_rounded_by_cast('trim(amount)', 'decimal(18, 2)') }} as has_sub_cent_amount,
         _source_file as source_file,
         _source_line as source_line,
         _loaded_at as loaded_at
