@@ -212,7 +212,7 @@ def test_unknown_values_in_new_data_block_publishing_naming_value_and_seed(
 @pytest.mark.parametrize(
     ("seed", "old", "new"),
     [
-        ("engagement_event_points", "\nunsubscribe,", "\nunsubscribed,"),
+        ("engagement_event_points", "\nunsubscribe,unsubscribe,", "\nunsubscribed,unsubscribed,"),
         ("negative_rules", "unsubscribed,event,unsubscribe,", "unsubscribed,event,unsubscribes,"),
     ],
     ids=["referenced-seed-edited", "referencing-seed-edited"],
