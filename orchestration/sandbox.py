@@ -123,10 +123,14 @@ def copy_raw_layer(sandbox: Sandbox, served_warehouse: Path) -> dict[str, int]:
 
 
 def load_raw_folder(sandbox: Sandbox, data_dir: Path) -> dict[str, int]:
-    """Load an export folder (leads, events, orders) into the sandbox's warehouse as the raw layer."""
+    """Load an export folder (leads, events, orders) into the sandbox's warehouse as the raw layer.
+
+    A file with no rows is accepted here (allow_shrink): the sandbox starts empty, so there is no table to
+    wipe, and an export without orders (a business that sells elsewhere, the bank example) is what the user
+    means. A sandbox without leads still fails, when it is scored ("no leads to score")."""
     from orchestration.loader import load_raw
 
-    return load_raw(data_dir, sandbox.warehouse_path)
+    return load_raw(data_dir, sandbox.warehouse_path, allow_shrink=True)
 
 
 def clone_raw_layer(source: Sandbox, destination: Sandbox) -> None:
