@@ -30,6 +30,7 @@
     {% if existing is not none and existing.type == 'table' and target.type != 'spark' %}
         {% set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list %}
     {% endif %}
+    {% set current_key = state_key(state) %}
     {% set appended = state.get('appended_only') or {} %}
     {% set needed = ['build_id'] if state.get('lead_patch') else ['state_key'] %}
     {% for key, column in [('as_of_column', state.get('as_of_column')), ('batches_of', 'validated_through'),
@@ -53,7 +54,7 @@
         {% do conditions.append(('the table is empty', 'state.row_count > 0')) %}
         {% do conditions.append((
             'the point tables or input states it was made with changed',
-            'state.state_key_count = 1 and state.state_key = ' ~ state_key(state)
+            'state.state_key_count = 1 and state.state_key = ' ~ current_key
         )) %}
     {% endif %}
     {% if state.get('as_of_column') %}

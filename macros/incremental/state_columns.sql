@@ -7,20 +7,10 @@
       loaded_at and row count when the rows were made;
     - state_key: the fingerprint of state_key (seeds, seed_values, input_states).
     It also refs the staged model of validates, so every relation the check reads is a declared parent.
-    A key of the spec it does not know is a compilation error naming the model (a typo would otherwise drop a
-    condition from the check).
+    (state_key refuses a key of the spec it does not know.)
     Arguments: state (the model's state spec, the dict it passes as meta.state).
 -#}
 {% macro state_columns(state) -%}
-    {%- set known = [
-        'seeds', 'seed_values', 'input_states', 'batches_of', 'validates', 'appended_only', 'as_of_column',
-        'latest_batch',
-    ] -%}
-    {%- for key in state if key not in known -%}
-        {{ exceptions.raise_compiler_error(
-            model.name ~ ": meta.state has an unknown key '" ~ key ~ "' (known: " ~ known | join(', ') ~ ")"
-        ) }}
-    {%- endfor -%}
     {%- set columns = [] -%}
     {%- if state.get('as_of_column') -%}
         {%- do columns.append(as_of_end_at() ~ ' as ' ~ state['as_of_column']) -%}

@@ -6,9 +6,20 @@
     is then not rebuilt when a row repeats a value); then the state_key of each model of state.input_states (a
     state made from what those models decided). One part alone is that part; several are the md5 of the parts.
     The model writes it in column state_key (state_columns); incremental_state_is_current compares the two.
+    A key of the spec it does not know is a compilation error naming the model (a typo would otherwise drop a
+    condition from the check, or make every build a full one).
     Arguments: state (the model's state spec, meta.state).
 -#}
 {% macro state_key(state) -%}
+    {%- set known = [
+        'seeds', 'seed_values', 'input_states', 'batches_of', 'validates', 'appended_only', 'as_of_column',
+        'latest_batch', 'lead_patch',
+    ] -%}
+    {%- for key in state if key not in known -%}
+        {{ exceptions.raise_compiler_error(
+            model.name ~ ": meta.state has an unknown key '" ~ key ~ "' (known: " ~ known | join(', ') ~ ")"
+        ) }}
+    {%- endfor -%}
     {%- set parts = [] -%}
     {%- for kind in ['seeds', 'seed_values'] -%}
         {%- for seed in (state.get(kind) or {}) | sort -%}
