@@ -1,9 +1,9 @@
 """`leadscore export`: the leads whose CRM fields changed since the last export, as a file a CRM imports.
 
 The rows are those of marts.crm_score_changes (one row per scored lead, with the change_batch its CRM fields
-last changed in; see models/history/crm_score_change_log.sql). An export sends the rows whose batch is above
-its watermark, the last batch the previous export read, then moves the watermark to the newest batch of the
-served warehouse; `--full` sends every row.
+last changed in; see models/marts/history/crm_score_change_log.sql). An export sends the rows whose batch is
+above its watermark, the last batch the previous export read, then moves the watermark to the newest batch of
+the served warehouse; `--full` sends every row.
 
 Where the watermark lives: in a small state file beside the served warehouse file
 (`<warehouse>.crm-export.json`), never in the served file, which readers only ever open read-only (write,

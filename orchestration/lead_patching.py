@@ -7,7 +7,8 @@ everyone and carries the new build. That is exact only when the tables hold the 
 result for the same as-of date, point tables and code, and every raw row that build read is still there
 (an append adds rows; a full load replaces them). This module decides it before dbt starts, from what the
 last published run recorded (audit.published_runs) and the raw tables now; the models themselves also check
-that no row of their table comes from a later build (macro lead_patch_is_current).
+that no row of their table comes from a later build (their meta.state lead_patch, macro
+incremental_state_is_current; docs/incremental-refresh.md).
 """
 
 from __future__ import annotations

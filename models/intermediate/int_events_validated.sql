@@ -2,18 +2,25 @@
 -- Incremental: a refresh validates only the rows loaded since the last build, plus the rows rejected for an
 -- unknown lead (their lead may have arrived since). It is rebuilt in full when rows it already validated
 -- changed: a full load replaced the raw events, the raw leads were replaced rather than appended to, or the
--- event types of engagement_event_points or the country names that decide which leads are accepted changed
--- (see events_validated_state_is_current; a new rule of a known type changes no validation).
+-- event types of engagement_event_points or the state of int_leads_validated (its country names) changed
+-- (its state below; docs/incremental-refresh.md; a new rule of a known type changes no validation).
 -- Narrow on purpose (47.5 M rows at 1 M leads): the columns the scoring and the rejects need. event_id is kept
 -- for rejected rows only (rejected_rows shows it; accepted rows' ids stay in stg_raw__events), and the JSON
 -- properties, page URL and campaign are left in staging: writing those strings cost more than the rest.
+{%- set state = {
+    'seed_values': {'engagement_event_points': ['event_type']},
+    'input_states': ['int_leads_validated'],
+    'validates': 'stg_raw__events',
+    'appended_only': {'int_leads_validated': 'leads'},
+    'latest_batch': 'validated_at',
+} %}
 {{
     config(
         materialized='incremental',
         unique_key=['source_file', 'source_line', 'loaded_at'],
         incremental_strategy=('append' if target.type == 'spark' else 'delete+insert'),
         on_schema_change='fail',
-        meta={'state_check': 'events_validated_state_is_current'}
+        meta={'state': state}
     )
 }}
 
@@ -119,16 +126,6 @@ accepted_leads as (
 
 ),
 
--- What the lead check was made against: later builds carry these rows forward only while it still holds.
-lead_load_state as (
-
-    select
-        max(loaded_at) as leads_loaded_through,
-        count(*) as leads_row_count
-    from {{ ref('int_leads_validated') }}
-
-),
-
 -- The known event types: every type with a rule in engagement_event_points (a type may have several).
 event_types as (
 
@@ -209,11 +206,8 @@ validated as (
         checked.event_id_occurrence,
         checked.reject_reason,
         {{ run_started_at_timestamp() }} as validated_at,
-        lead_load_state.leads_loaded_through,
-        lead_load_state.leads_row_count,
-        {{ events_validation_key() }} as event_types_key
+        {{ state_columns(state) }}
     from checked
-    cross join lead_load_state
 
 )
 

@@ -2,14 +2,19 @@
 -- count (event rules, and the email_sent / email_open of open-rate rules), whatever the as-of date (the rules
 -- read the days before it, so a window of N days is exact: the as-of date ends at midnight).
 -- Incremental: a refresh adds the events validated since the last build to their days. Rebuilt in full when
--- the counted event types change (negative_rules) or the validated events were rebuilt.
+-- the counted event types change (the negative_rules columns of its state) or the validated events were
+-- rebuilt (its state below; docs/incremental-refresh.md).
+{%- set state = {
+    'seeds': {'negative_rules': ['rule_type', 'match_value']},
+    'batches_of': 'int_events_validated',
+} %}
 {{
     config(
         materialized='incremental',
         unique_key=['lead_id', 'event_type', 'event_subtype', 'event_date'],
         incremental_strategy=('append' if target.type == 'spark' else 'delete+insert'),
         on_schema_change='fail',
-        meta={'state_check': 'counted_state_is_current'}
+        meta={'state': state}
     )
 }}
 
@@ -96,12 +101,7 @@ final as (
         merged.event_subtype,
         merged.event_date,
         merged.event_count,
-        (
-            select max(validated.validated_at) as validated_through
-            from {{ ref('int_events_validated') }} as validated
-        )
-            as validated_through,
-        {{ seed_state_key(ref("negative_rules"), ["rule_type", "match_value"]) }} as counted_types_key
+        {{ state_columns(state) }}
     from merged
 
 )

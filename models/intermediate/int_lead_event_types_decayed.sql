@@ -9,16 +9,24 @@
 -- after the previous as-of date and are now before the new one. Decay stays exact: the decayed sum carried
 -- forward is multiplied by 0.5 ** (elapsed days / half-life) before the new points are added. Rebuilt in full
 -- when the as-of date moves back, a column of the rules that decides which events a rule takes or what they
--- are worth changes (event_rule, event_type, property_name, match_values, match_priority, points,
--- half_life_days; not cap_points, buying_stage or description), or the validated events were rebuilt (see
--- decayed_state_is_current). At an unchanged as-of date only the rows with new events are rewritten.
+-- are worth changes (the engagement_event_points columns of its state; not cap_points, buying_stage or
+-- description, applied after the sums in int_leads_engagement_scored), or the validated events were rebuilt
+-- (its state below; docs/incremental-refresh.md). At an unchanged as-of date only the rows with new events
+-- are rewritten.
+{%- set state = {
+    'seeds': {'engagement_event_points': [
+        'event_rule', 'event_type', 'property_name', 'match_values', 'match_priority', 'points', 'half_life_days',
+    ]},
+    'batches_of': 'int_events_validated',
+    'as_of_column': 'decayed_at',
+} %}
 {{
     config(
         materialized='incremental',
         unique_key=['lead_id', 'event_rule'],
         incremental_strategy=('append' if target.type == 'spark' else 'delete+insert'),
         on_schema_change='fail',
-        meta={'state_check': 'decayed_state_is_current'}
+        meta={'state': state}
     )
 }}
 
@@ -296,13 +304,7 @@ final as (
         merged.last_occurred_at,
         cast(merged.undecayed_points as {{ type_double() }}) as undecayed_points,
         cast(merged.decayed_points as {{ type_double() }}) as decayed_points,
-        {{ as_of_end_at() }} as decayed_at,
-        (
-            select max(validated.validated_at) as validated_through
-            from {{ ref('int_events_validated') }} as validated
-        )
-            as validated_through,
-        {{ decayed_rules_key() }} as rules_key
+        {{ state_columns(state) }}
     from merged
     inner join rules on merged.event_rule = rules.event_rule
 

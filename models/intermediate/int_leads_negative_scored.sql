@@ -1,13 +1,13 @@
 -- One row per scored lead and negative rule that fired, with the (negative) points it takes. (Negative rules on
 -- a lead property, such as a student's job title, are property rules in dimension negative.)
 -- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
--- then appended); any other build rebuilds it in full (see lead_patch_is_current).
+-- then appended); any other build rebuilds it in full (see incremental_state_is_current).
 {{
     config(
         materialized=('table' if target.type == 'spark' else 'incremental'),
         incremental_strategy='append',
         on_schema_change='fail',
-        meta={'state_check': 'lead_patch_is_current'},
+        meta={'state': {'lead_patch': true}},
         pre_hook="{{ changed_leads_deleted() }}"
     )
 }}

@@ -3,13 +3,13 @@
 -- thousand job titles), then joined back to the leads: for each value and dimension the matching rule with the
 -- lowest match_priority fires (ties: rule_key), else the dimension's `otherwise` rule.
 -- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
--- then appended); any other build rebuilds it in full (see lead_patch_is_current).
+-- then appended); any other build rebuilds it in full (see incremental_state_is_current).
 {{
     config(
         materialized=('table' if target.type == 'spark' else 'incremental'),
         incremental_strategy='append',
         on_schema_change='fail',
-        meta={'state_check': 'lead_patch_is_current'},
+        meta={'state': {'lead_patch': true}},
         pre_hook="{{ changed_leads_deleted() }}"
     )
 }}

@@ -2,14 +2,18 @@
 -- its country as an ISO code (a two-letter code, or a name of seed country_names).
 -- Incremental: a refresh validates only the rows loaded since the last build (raw leads are appended to and
 -- never changed; a later row with a known lead_id is a duplicate). It is rebuilt in full when the rows it
--- already validated changed: a full load replaced the raw leads, or country_names changed (see
--- leads_validated_state_is_current).
+-- already validated changed: a full load replaced the raw leads, or country_names changed (its state below;
+-- docs/incremental-refresh.md).
+{%- set state = {
+    'seeds': {'country_names': ['country_name', 'country_code']},
+    'validates': 'stg_raw__leads',
+} %}
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        meta={'state_check': 'leads_validated_state_is_current'}
+        meta={'state': state}
     )
 }}
 
@@ -94,7 +98,7 @@ validated as (
             when converted_at > loaded_at then 'converted_at_after_load'
             when converted_at < created_at then 'converted_before_created'
         end as reject_reason,
-        {{ country_names_key() }} as country_names_key
+        {{ state_columns(state) }}
     from numbered
 
 )

@@ -62,13 +62,12 @@ LAST_UPDATED = "dagster/last_updated_timestamp"
 
 
 class LayerTranslator(DagsterDbtTranslator):
-    """dbt nodes grouped by layer: point_tables (seeds), staging, intermediate, marts, history."""
+    """dbt nodes grouped by the schema they are written to (the first part of their asset key): point_tables
+    (seeds), staging, intermediate, marts (models/marts/scoring, backtest, rejects), history
+    (models/marts/history)."""
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        if dbt_resource_props["resource_type"] == "seed":
-            return "point_tables"
-        fqn = dbt_resource_props.get("fqn", [])
-        return fqn[1] if len(fqn) > 2 else "dbt"
+        return dbt_resource_props.get("config", {}).get("schema") or "dbt"
 
 
 class BuildConfig(Config):

@@ -116,3 +116,50 @@ def test_no_hard_coded_relations(artifacts):
         if node["resource_type"] in {"model", "test"} and pattern.search(node.get("raw_code", "") or "")
     ]
     assert offenders == []
+
+
+def test_every_model_is_documented_in_its_folders_models_yml(artifacts):
+    manifest, _ = artifacts
+    misplaced = []
+    for model in models(manifest):
+        folder = Path(model["original_file_path"]).parent
+        expected = f"leadscore://{folder / f'_{folder.name}__models.yml'}"
+        if model["patch_path"] != expected:
+            misplaced.append(f"{model['name']}: {model['patch_path']} (expected {expected})")
+    assert misplaced == []
+
+
+MACRO_SIGNATURE = re.compile(r"\{%-?\s*macro\s+\w+\s*\(([^)]*)\)")
+
+
+def test_every_macro_and_argument_is_documented_in_its_topics_yml(artifacts):
+    """macros/<topic>/ holds one macro per file and _<topic>__macros.yml describes every macro of the folder
+    (dispatched implementations included) and each of its arguments, in the order of its signature."""
+    manifest, _ = artifacts
+    problems = []
+    for macro in manifest["macros"].values():
+        path = Path(macro["original_file_path"])
+        if macro["package_name"] != "leadscore" or path.parts[0] != "macros":
+            continue
+        if len(path.parts) != 3:
+            problems.append(f"{path} is not in a topic folder macros/<topic>/")
+            continue
+        topic = path.parts[1]
+        if macro["patch_path"] != f"leadscore://macros/{topic}/_{topic}__macros.yml":
+            problems.append(f"{macro['name']} is not documented in macros/{topic}/_{topic}__macros.yml")
+        if not macro["description"].strip():
+            problems.append(f"{macro['name']} has no description")
+        signature = MACRO_SIGNATURE.search(macro["macro_sql"])
+        assert signature, macro["name"]
+        arguments = [part.split("=")[0].strip() for part in signature.group(1).split(",") if part.strip()]
+        documented = [argument["name"] for argument in macro["arguments"]]
+        if documented != arguments:
+            problems.append(
+                f"{macro['name']} documents arguments {documented}, its signature has {arguments}"
+            )
+        problems += [
+            f"{macro['name']}.{argument['name']} has no description"
+            for argument in macro["arguments"]
+            if not (argument.get("description") or "").strip()
+        ]
+    assert problems == []

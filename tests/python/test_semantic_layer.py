@@ -1,6 +1,6 @@
 """The semantic layer and the exposures on a real built warehouse.
 
-MetricFlow (`mf query`, dbt-metricflow) answers the metrics of models/marts/_marts__semantic_models.yml on the
+MetricFlow (`mf query`, dbt-metricflow) answers the metrics of models/marts/*/_*__semantic_models.yml on the
 served file through the read-only `served` target, and its answers equal what the marts say, computed here in
 SQL of our own. The exposures name exactly the relations their consumers read (the CRM export's and the
 report's code, the dashboard's Superset datasets).

@@ -1,13 +1,13 @@
 -- The ranked lead-score mart BI tools read: one row per lead scored as of the as-of date.
 -- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
 -- then appended), then every lead re-ranked and stamped with this build; any other build rebuilds it in full
--- (see lead_patch_is_current).
+-- (see incremental_state_is_current).
 {{
     config(
         materialized=('table' if target.type == 'spark' else 'incremental'),
         incremental_strategy='append',
         on_schema_change='fail',
-        meta={'state_check': 'lead_patch_is_current'},
+        meta={'state': {'lead_patch': true}},
         pre_hook="{{ changed_leads_deleted() }}",
         post_hook="{{ lead_scores_reranked() }}"
     )
