@@ -187,6 +187,7 @@ LONGEST_FIRST = (
     "test_bad_seed_edits.py",  # 150 s
     "test_refresh_selection.py",  # 150 s
     "test_golden_case.py",  # 145 s
+    "test_progress.py",  # three builds
     "test_engagement_rules.py",
     "test_dagster_ui.py",
     "test_project_conventions.py",
