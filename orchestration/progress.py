@@ -32,8 +32,9 @@ def report(message: str) -> None:
 
 # dbt's log lines as it runs the DAG, one per node as it starts:
 #   "12:00:01  3 of 248 START sql table model staging.stg_raw__leads ........ [RUN]"
-# and the count before it starts ("Found 40 models, 12 seeds, ...").
-_DBT_NODE = re.compile(r"^\S*\s+(\d+ of \d+ START .*?)(?:\s+\.*\s*\[RUN\])?\s*$")
+# (a node with nothing to run, an exposure, has one NO-OP line instead: "231 of 248 NO-OP exposure crm_export
+# ..... [NO-OP in 0.00s]"), and the count before it starts ("Found 40 models, 12 seeds, ...").
+_DBT_NODE = re.compile(r"^\S*\s+(\d+ of \d+ (?:START|NO-OP) .*?)(?:\s+\.*\s*\[(?:RUN|NO-OP[^\]]*)\])?\s*$")
 _DBT_FOUND = re.compile(r"^\S*\s+(Found \d+ .*)$")
 
 

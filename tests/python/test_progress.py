@@ -13,7 +13,7 @@ from conftest import Project
 
 EXECUTABLE = Path(sys.executable).with_name("leadscore")
 END_DATE = "2026-10-31"
-DBT_NODE = re.compile(r"^dbt: (\d+) of (\d+) START \S")
+DBT_NODE = re.compile(r"^dbt: (\d+) of (\d+) (?:START|NO-OP) \S")  # NO-OP: an exposure
 
 
 def env(project: Project, quiet: str | None) -> dict[str, str]:
