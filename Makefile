@@ -19,7 +19,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet uv==0.13.8
 
 # --compile-bytecode: this machine never writes .pyc (PYTHONDONTWRITEBYTECODE), so without it every dbt,
-# leadscore and Dagster process compiles its imports again (dbt's start: 5.5 s -> 3.0 s).
+# leadscore and Dagster process compiles its imports again (dbt's start: BENCHMARKS.md).
 $(BIN)/leadscore: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --compile-bytecode
 	touch $@
@@ -50,7 +50,7 @@ lint: install
 # Every test, the Spark build included, on one pytest worker more than there are cores, so that a worker
 # waiting on a server, a JVM or a browser does not leave a core idle. Whole files per worker (a file's module
 # fixtures are built once), handed out longest first (tests/python/conftest.py, LONGEST_FIRST;
-# --no-loadscope-reorder keeps that order). CI times: README, Tests.
+# --no-loadscope-reorder keeps that order). CI times: BENCHMARKS.md.
 # `make test-spark` runs the Spark build alone (about 4 minutes on 2 cores).
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 # The Superset dashboard's test has its own target and CI step (test-superset): it needs Superset's own

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from orchestration.progress import report as show_progress
 from orchestration.settings import Settings
 
 
@@ -82,7 +83,7 @@ def backtest_command(
     settings = Settings.from_env()
     try:
         report = run_backtest(
-            settings, dates, as_of, window=window, accept_drift=accept_drift, progress=click.echo
+            settings, dates, as_of, window=window, accept_drift=accept_drift, progress=show_progress
         )
     except (BuildError, SeedError) as exc:
         _fail(f"backtest failed: {exc}")
@@ -296,7 +297,7 @@ def calibrate_command(
             min_support=min_support,
             evaluate=not no_evaluate,
         )
-        result = calibrate(settings, options, out_dir, progress=click.echo)
+        result = calibrate(settings, options, out_dir, progress=show_progress)
     except (CalibrationError, SandboxError, ValueError) as exc:
         _fail(f"calibration failed: {exc}")
     click.echo(

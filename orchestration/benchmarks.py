@@ -1,7 +1,11 @@
-"""Benchmarks: time and peak memory of a command, appended to BENCHMARKS.md. Never part of the test suite."""
+"""Benchmarks: time and peak memory of a command. Never part of the test suite.
+
+Every measured step is appended as a row of benchmarks/runs.csv (the run log, machine-readable, paths relative
+to the project); BENCHMARKS.md's table of the latest run per kind, size and machine is regenerated from it."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import platform
@@ -10,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -19,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.demo_data import sql_literal
+from orchestration.progress import report
 
 
 @dataclass
@@ -32,17 +38,36 @@ class Measurement:
 
 
 def measure_subprocess(label: str, command: list[str], env: dict[str, str] | None = None) -> Measurement:
-    """Run command in a fresh process; its peak RSS is read from getrusage of the waited-for child."""
+    """Run command in a fresh process; its peak RSS is read from getrusage of the waited-for child. Its
+    standard error (the step's own progress) is shown as it comes and kept for the failure message."""
+    report(f"bench: {label} ...")
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out: list[str] = []
+    err: list[str] = []
+
+    def forward_stderr() -> None:
+        assert process.stderr is not None  # noqa: S101 - stderr=PIPE above
+        for line in process.stderr:
+            err.append(line)
+            report("  " + line.rstrip("\n"))
+
+    readers = [
+        threading.Thread(target=lambda: out.extend(process.stdout or []), daemon=True),
+        threading.Thread(target=forward_stderr, daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
-    output = process.stdout.read() if process.stdout else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{label} failed:\n{output}")
+    for reader in readers:
+        reader.join()
+    process.returncode = os.waitstatus_to_exitcode(status)  # waited for above: Popen must not wait again
+    output = "".join(out)
+    if process.returncode != 0:
+        raise RuntimeError(f"{label} failed:\n{output}{''.join(err)}")
     peak_rss_mib = usage.ru_maxrss / 1024
-    # Progress as each step ends (a run at 10 M leads takes hours); the table is printed at the end.
-    print(f"{label}: {seconds:.1f} s, peak RSS {peak_rss_mib:,.0f} MiB", file=sys.stderr, flush=True)
+    report(f"bench: {label}: {seconds:.1f} s, peak RSS {peak_rss_mib:,.0f} MiB")
     return Measurement(label=label, seconds=seconds, peak_rss_mib=peak_rss_mib, detail=output.strip())
 
 
@@ -148,8 +173,9 @@ def cached_next_day(project_dir: Path, leads: int, seed: int = 42) -> Path:
     return next_day
 
 
-# A refresh every few minutes: the events of five minutes of the busiest hour of the generated day (10:00 UTC,
-# about 2,500 events at 1 M leads), arriving after the daily roll, scored at the same as-of date.
+# A refresh every few minutes: the events of five minutes of the busiest hour of the generated day (10:00 UTC;
+# the event count is in the step's name in benchmarks/runs.csv), arriving after the daily roll, scored at the
+# same as-of date.
 INTRADAY_BATCH_START_HOUR = 10
 INTRADAY_BATCH_MINUTES = 5
 
@@ -305,8 +331,173 @@ def duckdb_profile_settings(project_dir: Path) -> str:
     return ", ".join(values)
 
 
+RUNS_FILE = Path("benchmarks") / "runs.csv"
+RUN_COLUMNS = (
+    "run_at",  # UTC, minutes: one value per run (every step of a run carries it)
+    "machine",  # cores, memory, system
+    "versions",  # Python, DuckDB, dbt-core, dbt-duckdb
+    "duckdb_settings",  # the dev target's memory_limit and threads (profiles.yml)
+    "commit",  # the project's git commit, when known
+    "command",
+    "what",  # scoring, generator or pipeline
+    "leads",
+    "step_key",  # a, b, b2, b5, c, d (scoring); append-day, append-window; demo-data, load, build
+    "step",
+    "seconds",  # wall time
+    "peak_rss_mib",  # peak resident memory of the step's process
+    "detail",  # the step's first output line(s)
+    "note",
+)
+
+# The part of BENCHMARKS.md that `leadscore bench` rewrites (the rest is written by hand).
+SUMMARY_START = "<!-- latest runs: written by `leadscore bench` from benchmarks/runs.csv -->"
+SUMMARY_END = "<!-- end of latest runs -->"
+
+
+def step_key(label: str) -> str:
+    """A short stable name of a measured step (its letter for the scoring comparison)."""
+    lettered = re.match(r"\((\w+)\)", label)
+    if lettered:
+        return lettered.group(1)
+    if label.startswith("load --append"):
+        return "append-day" if "the day's events" in label else "append-window"
+    return re.split(r"[ ,(]", label, maxsplit=1)[0]
+
+
+def relative_paths(text: str, project_dir: Path) -> str:
+    """text with the project's absolute path removed (paths relative to the project) and temporary folders
+    named as such: the run log holds no machine paths."""
+    text = text.replace(str(project_dir.resolve()) + "/", "").replace(str(project_dir) + "/", "")
+    temp = re.escape(tempfile.gettempdir().rstrip("/"))
+    return re.sub(temp + r"/[^/\s]+", "<temporary folder>", text)
+
+
+def git_commit(project_dir: Path) -> str:
+    """The project's short git commit (with + when the working tree differs), or empty."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=project_dir, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=project_dir, capture_output=True, text=True
+        )
+    except OSError:
+        return ""
+    if head.returncode != 0:
+        return ""
+    return head.stdout.strip() + ("+" if dirty.stdout.strip() else "")
+
+
+def run_rows(
+    project_dir: Path, what: str, leads: int, measurements: list[Measurement], notes: list[str] | None = None
+) -> list[dict[str, str]]:
+    """One runs.csv row per measured step of a run of `leadscore bench`."""
+    cores, memory, system = machine_description().split(", ")[:3]
+    base = {
+        "run_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"),
+        "machine": f"{cores}, {memory}, {system}",
+        "versions": ", ".join(machine_description().split(", ")[3:]),
+        "duckdb_settings": duckdb_profile_settings(project_dir),
+        "commit": git_commit(project_dir),
+        "command": f"leadscore bench --what {what} --leads {leads}",
+        "what": what,
+        "leads": str(leads),
+        "note": "; ".join(notes or []),
+    }
+    return [
+        {
+            **base,
+            "step_key": step_key(m.label),
+            "step": m.label,
+            "seconds": f"{m.seconds:.1f}",
+            "peak_rss_mib": f"{m.peak_rss_mib:.0f}",
+            "detail": relative_paths(m.detail, project_dir),
+        }
+        for m in measurements
+    ]
+
+
+def append_runs(project_dir: Path, rows: list[dict[str, str]]) -> Path:
+    """Append rows to benchmarks/runs.csv (creating it with its header)."""
+    path = project_dir / RUNS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=RUN_COLUMNS, lineterminator="\n")
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def read_runs(project_dir: Path) -> list[dict[str, str]]:
+    path = project_dir / RUNS_FILE
+    if not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+STEP_ORDER = ("a", "append-day", "b", "b2", "append-window", "b5", "c", "d", "demo-data", "load", "build")
+
+
+def summary_table(rows: list[dict[str, str]]) -> str:
+    """The latest run of each kind, size and machine as one Markdown table, one line per step; for the
+    scoring comparison, each step's time as a share of that run's full build (a)."""
+    latest: dict[tuple[str, str, str], str] = {}
+    for row in rows:
+        key = (row["what"], row["leads"], row["machine"])
+        latest[key] = max(latest.get(key, ""), row["run_at"])
+    lines = [
+        "| run | leads | machine | measured (UTC) | step | seconds | ÷ (a) | peak RSS GiB |",
+        "|---|---:|---|---|---|---:|---:|---:|",
+    ]
+    order = {"scoring": 0, "pipeline": 1, "generator": 2}
+    for what, leads, machine in sorted(latest, key=lambda k: (order.get(k[0], 9), int(k[1]), k[2])):
+        run_at = latest[(what, leads, machine)]
+        steps = [
+            r
+            for r in rows
+            if (r["what"], r["leads"], r["machine"], r["run_at"]) == (what, leads, machine, run_at)
+        ]
+        steps.sort(key=lambda r: STEP_ORDER.index(r["step_key"]) if r["step_key"] in STEP_ORDER else 99)
+        full = next((float(r["seconds"]) for r in steps if r["step_key"] == "a"), float("nan"))
+        for r in steps:
+            seconds = float(r["seconds"])
+            lettered = r["step_key"] in ("a", "b", "b2", "b5", "c", "d")
+            share = f"{seconds / full:.3f}" if lettered and seconds == seconds and full == full else ""
+            rss = float(r["peak_rss_mib"]) / 1024
+            lines.append(
+                f"| {what} | {int(leads):,} | {machine} | {run_at.replace('T', ' ')} | {_short_step(r)} | "
+                f"{_figure(seconds, '.1f')} | {share} | {_figure(rss, '.2f')} |"
+            )
+    return "\n".join(lines)
+
+
+def _short_step(row: dict[str, str]) -> str:
+    """The step's label without the size, which the table has in its own column."""
+    return re.sub(r",? ?\b[\d,]+ leads$", "", row["step"]).strip()
+
+
+def _figure(value: float, spec: str) -> str:
+    return "failed" if value != value else format(value, spec)  # NaN: the step failed (pandas out of memory)
+
+
+def update_summary(project_dir: Path) -> Path:
+    """Rewrite BENCHMARKS.md's table of latest runs from benchmarks/runs.csv (between its markers)."""
+    path = project_dir / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{SUMMARY_START}\n{SUMMARY_END}\n"
+    if SUMMARY_START not in text or SUMMARY_END not in text:
+        text += f"\n{SUMMARY_START}\n{SUMMARY_END}\n"
+    head, rest = text.split(SUMMARY_START, 1)
+    _, tail = rest.split(SUMMARY_END, 1)
+    table = summary_table(read_runs(project_dir))
+    path.write_text(f"{head}{SUMMARY_START}\n{table}\n{SUMMARY_END}{tail}")
+    return path
+
+
 def render(title: str, measurements: list[Measurement], notes: list[str] | None = None) -> str:
-    """A Markdown section for BENCHMARKS.md."""
+    """What `leadscore bench` prints: a Markdown table of the run's steps and its notes."""
     lines = [
         f"## {title} ({datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')})",
         "",
@@ -319,13 +510,3 @@ def render(title: str, measurements: list[Measurement], notes: list[str] | None 
     if notes:
         lines += ["", *[f"- {note}" for note in notes]]
     return "\n".join(lines) + "\n"
-
-
-def append_to_benchmarks(project_dir: Path, section: str) -> Path:
-    """Append a section to BENCHMARKS.md (creating it with a heading)."""
-    path = project_dir / "BENCHMARKS.md"
-    if not path.exists():
-        path.write_text("# Benchmarks\n\nWritten by `leadscore bench`; newest sections last.\n\n")
-    with path.open("a") as handle:
-        handle.write(section + "\n")
-    return path

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from orchestration.analysis_cli import ANALYSIS_COMMANDS
+from orchestration.progress import set_quiet
 from orchestration.settings import Settings
 
 if TYPE_CHECKING:
@@ -72,8 +73,19 @@ def _first_line(exc: BaseException) -> str:
 
 
 @click.group(cls=_Leadscore, context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """Open lead scoring on your warehouse: load raw leads, events and orders; score; rank."""
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="No progress lines on standard error (for schedulers and CI); results and errors still print. "
+    "[env: LEADSCORE_QUIET=1]",
+)
+def main(quiet: bool) -> None:
+    """Open lead scoring on your warehouse: load raw leads, events and orders; score; rank.
+
+    Long commands (demo-data, load, build, bench, calibrate) print what they are doing to standard error."""
+    if quiet:
+        set_quiet()  # in the environment, so that dbt and the benchmark's steps are quiet too
 
 
 @main.command("demo-data")
@@ -363,27 +375,34 @@ def export_command(since_last: bool, fmt: str, out: Path | None) -> None:
 )
 @click.option("--leads", "lead_count", type=click.IntRange(min=1), default=1_000_000, show_default=True)
 def bench_command(what: str, lead_count: int) -> None:
-    """Measure wall time and peak memory; print the figures and append them to BENCHMARKS.md."""
+    """Measure wall time and peak memory; print the figures, append them to benchmarks/runs.csv and
+    regenerate BENCHMARKS.md's table of latest runs."""
     from orchestration.benchmarks import (
-        append_to_benchmarks,
+        append_runs,
         bench_generator,
         bench_pipeline,
         bench_scoring,
         render,
+        run_rows,
+        update_summary,
     )
 
     settings = Settings.from_env()
+    notes: list[str] = []
     if what == "scoring":
         measurements, notes = bench_scoring(settings.project_dir, lead_count)
-        section = render(f"Scoring, {lead_count:,} leads", measurements, notes)
+        title = f"Scoring, {lead_count:,} leads"
     elif what == "generator":
-        section = render(f"Demo-data generation, {lead_count:,} leads", bench_generator(lead_count))
+        measurements = bench_generator(lead_count)
+        title = f"Demo-data generation, {lead_count:,} leads"
     else:
-        section = render(
-            f"Pipeline (generate, load, build), {lead_count:,} leads", bench_pipeline(lead_count)
-        )
-    click.echo(section)
-    click.echo(f"appended to {append_to_benchmarks(settings.project_dir, section)}")
+        measurements = bench_pipeline(lead_count)
+        title = f"Pipeline (generate, load, build), {lead_count:,} leads"
+    click.echo(render(title, measurements, notes))
+    runs = append_runs(
+        settings.project_dir, run_rows(settings.project_dir, what, lead_count, measurements, notes)
+    )
+    click.echo(f"appended to {runs}; latest runs in {update_summary(settings.project_dir)}")
 
 
 # backtest, impact, calibrate, report: measuring the scoring (orchestration/analysis_cli.py).

@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 
+from orchestration.progress import dbt_progress_line, report
 from orchestration.settings import Settings, spark_dir
 
 FAILED_STATUSES = {"fail", "error", "runtime error"}
@@ -95,7 +96,7 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
 
 
 # Vars that change every build. They reach dbt as environment variables LEADSCORE_BUILD_<NAME>, read by macro
-# build_parameter only while executing: new --vars make dbt re-parse the whole project (about 10 s a build).
+# build_parameter only while executing: new --vars make dbt re-parse the whole project (cost: BENCHMARKS.md).
 BUILD_PARAMETERS = ("as_of", "build_id", "scoring_version", "patch_base_build_id", "patch_since")
 
 
@@ -135,17 +136,34 @@ def run_dbt(
         command += ["--target", target]
     run_results = target_path / "run_results.json"
     run_results.unlink(missing_ok=True)
-    completed = subprocess.run(
+    returncode, output = _run_streaming(
         dying_with_this_process(command),
         cwd=settings.project_dir,
-        env={**dbt_environment(settings), **parameter_env},
-        capture_output=True,
-        text=True,
-        check=False,
+        env={**dbt_environment(settings), **parameter_env, "PYTHONUNBUFFERED": "1"},
     )
-    output = completed.stdout + completed.stderr
     failures = read_failures(run_results, settings.warehouse_path)
-    return DbtResult(success=completed.returncode == 0, failures=failures, output=output)
+    return DbtResult(success=returncode == 0, failures=failures, output=output)
+
+
+def _run_streaming(command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[int, str]:
+    """Run dbt, reading its output line by line as it comes: each node dbt starts is reported as progress
+    (orchestration.progress) while it runs; the whole output is returned for the summary and the errors."""
+    lines: list[str] = []
+    with subprocess.Popen(
+        command, cwd=cwd, env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None  # noqa: S101 - stdout=PIPE above
+            for line in process.stdout:
+                lines.append(line)
+                shown = dbt_progress_line(line)
+                if shown is not None:
+                    report(shown)
+            returncode = process.wait()
+        except BaseException:
+            process.kill()  # as subprocess.run does: never leave dbt running when this process gives up
+            raise
+    return returncode, "".join(lines)
 
 
 def read_failures(run_results: Path, warehouse_path: Path) -> list[TestFailure]:

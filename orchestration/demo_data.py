@@ -1,7 +1,7 @@
 """Synthetic, deterministic demo data for the raw data contract (leads, events, orders).
 
 Everything is generated inside one DuckDB connection (a scratch file beside the output, under a memory
-limit, so that 10 M leads fit a 24 GiB machine), vectorised: there is no Python loop over
+limit, so that 10 M leads fit a machine's memory: BENCHMARKS.md), vectorised: there is no Python loop over
 rows. Randomness comes from hashing ``(seed, key, salt)`` with DuckDB's ``hash`` (stable across runs of the
 same DuckDB version), so the same arguments always give byte-identical files.
 
@@ -37,6 +37,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.progress import report
 from orchestration.settings import RAW_CONTRACT
 
 FORMATS: tuple[str, ...] = ("parquet", "csv")
@@ -873,8 +874,8 @@ def generate_demo_data(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     # The working tables live in a scratch DuckDB file beside the output, under a memory limit, so that DuckDB
-    # spills to disk instead of holding everything in memory (about 5 GiB per million leads in memory, which
-    # put 10 M leads out of reach of a 24 GiB machine).
+    # spills to disk instead of holding everything in memory (which grows with the lead count and put 10 M
+    # leads out of reach of the development machine: BENCHMARKS.md).
     scratch = out_dir / ".generating.duckdb"
     _remove_database(scratch)
     con = duckdb.connect(str(scratch))
@@ -885,17 +886,19 @@ def generate_demo_data(
         con.execute(f"SET memory_limit = {sql_literal(generator_memory_limit())}")
         con.execute(f"SET temp_directory = {sql_literal((out_dir / '.generating.tmp').as_posix())}")
         n_companies = max(1, math.ceil(leads * 0.6))
-        for sql in (
-            _macros_sql(seed),
-            _companies_sql(n_companies),
-            _leads_plan_sql(leads, n_companies, end_s),
-            _activity_sql(),
-            _web_events_sql(),
-            _email_events_sql(),
-            _events_sql(end_s),
-            _conversion_sql(end_s),
-            _orders_sql(end_s),
-        ):
+        steps = {
+            "macros": _macros_sql(seed),
+            f"{n_companies:,} companies": _companies_sql(n_companies),
+            f"{leads:,} leads": _leads_plan_sql(leads, n_companies, end_s),
+            "activity per lead": _activity_sql(),
+            "web events": _web_events_sql(),
+            "email events": _email_events_sql(),
+            "events, sorted": _events_sql(end_s),
+            "conversions": _conversion_sql(end_s),
+            "orders": _orders_sql(end_s),
+        }
+        for number, (what, sql) in enumerate(steps.items(), start=1):
+            report(f"demo-data: {number} of {len(steps) + len(TABLES)} generating {what}")
             con.execute(sql)
 
         clean = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("events", "orders")}
@@ -919,6 +922,8 @@ def generate_demo_data(
                     SELECT *, 0 AS _bad FROM {table}_out UNION ALL SELECT *, 1 AS _bad FROM {table}_bad)
                     ORDER BY {columns[0]} NULLS LAST, _bad, _pos"""
             path = out_dir / f"{table}.{fmt}"
+            number = len(steps) + TABLES.index(table) + 1
+            report(f"demo-data: {number} of {len(steps) + len(TABLES)} writing {path.name}")
             options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
             con.execute(f"COPY ({source}) TO {sql_literal(path.as_posix())} ({options})")
             counts[table] = clean[table] + bad[table]
@@ -959,6 +964,7 @@ def generate_next_day_events(data_dir: Path, out_dir: Path) -> tuple[date, int]:
     out_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
+        report(f"demo-data: reading {source.name}")
         con.execute("SET TimeZone = 'UTC'")
         con.execute(
             f"""
@@ -973,6 +979,7 @@ def generate_next_day_events(data_dir: Path, out_dir: Path) -> tuple[date, int]:
         next_day = last_day + timedelta(days=1)
         stamp = next_day.strftime("%Y%m%d")
         path = out_dir / f"events.{fmt}"
+        report(f"demo-data: writing {path.name}, the events of {next_day.isoformat()}")
         options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
         con.execute(
             f"""

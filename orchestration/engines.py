@@ -164,7 +164,7 @@ def spark_session(target: Target) -> Iterator[Any]:
     if target.output.get("method") != "session":
         raise EngineError(
             f"target {target.name}: leadscore reaches Spark through `method: session` only "
-            f"(got {target.output.get('method')!r}); see the README for loading a cluster"
+            f"(got {target.output.get('method')!r}); see docs/engines.md for loading a cluster"
         )
     from pyspark.sql import SparkSession
 

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.progress import report
 from orchestration.settings import (
     LINEAGE_COLUMNS,
     LOAD_LOG_TABLE,
@@ -169,6 +170,7 @@ def load_raw(
             if not append and not allow_shrink:
                 _refuse_empty(sources, counts)
             log = _LoadRecord(stamp, "append" if append else "full", counts, allow_shrink)
+            report("load: " + ("appending to" if append else "replacing") + " the raw tables")
             if append:
                 _append_staging(con, sources, stamp, log)
             else:
@@ -352,11 +354,14 @@ def _append_staging(
 
 def _stage(con: duckdb.DuckDBPyConnection, source: SourceFile, loaded_at: datetime) -> int:
     """Read one source file into its staging table; return its row count."""
+    report(f"load: reading and checking {source.name}")
     if source.fmt == "csv":
         _stage_csv(con, source, loaded_at)
     else:
         _stage_parquet(con, source, loaded_at)
-    return con.execute(f"SELECT count(*) FROM {_staging_table(source.table)}").fetchone()[0]
+    count = con.execute(f"SELECT count(*) FROM {_staging_table(source.table)}").fetchone()[0]
+    report(f"load: {source.name}: {count:,} rows read")
+    return count
 
 
 def _lineage_select(source: SourceFile, line_expr: str) -> str:

@@ -19,6 +19,7 @@ import duckdb
 
 from orchestration.dbt_invocation import TestFailure, run_dbt
 from orchestration.lead_patching import LoadState, patch_parameters, read_load_state
+from orchestration.progress import report
 from orchestration.publish_guards import check_against_published
 from orchestration.publishing import (
     build_plan_path,
@@ -283,15 +284,19 @@ def build(
     Raise BuildError naming what failed (the served file is then untouched)."""
     as_of = as_of or datetime.now(UTC).date()
     check_as_of(as_of)
+    report("build: checking the point tables")
     check_seeds(settings.project_dir)
     # Taken once, before dbt reads the files: what is recorded at publish is what this build tested.
     versions = (scoring_version(settings.project_dir), code_version(settings.project_dir))
     with writer_lock(settings):
+        report("build: preparing the working copy")
         working = replace(settings, warehouse_path=start_build(settings))
         plan = plan_build(settings, working.warehouse_path, as_of, versions, full_refresh)
         save_plan(settings, plan)
         build_id = plan.build_id
         preload_audit_library()
+        how = "patched" if plan.patches else "rebuilt"
+        report(f"build: dbt build as of {as_of.isoformat()}, lead tables {how} (dbt reports each node)")
         result = run_dbt(working, plan.dbt_args, dbt_vars=plan.dbt_vars, target=target)
         if not result.success:
             raise BuildError(
@@ -301,6 +306,7 @@ def build(
             )
         mark_passed(settings, "built", build_id)
         ensure_leads_scored(working.warehouse_path, as_of)
+        report("build: auditing the marts (Great Expectations, checks against the published build)")
         outcomes = validate_marts(working.warehouse_path, check_drift=not accept_drift)
         guards = check_against_published(
             working.warehouse_path, settings.warehouse_path, accept_rejects=accept_rejects
@@ -316,6 +322,7 @@ def build(
         summary.lead_tables = plan.lead_tables_note(
             changed_lead_count(working.warehouse_path) if plan.patches else None
         )
+        report("build: publishing")
         summary.published_path = publish_audited(settings, build_id, as_of)
         summary.warehouse_path = settings.warehouse_path
     return summary

@@ -223,7 +223,7 @@ def _dimension_ranges(rules: pd.DataFrame) -> dict[str, tuple[float, float]]:
 def _within(ex: Any, column: str, low: float, high: float) -> list[Any]:
     """Every non-null value of the column within [low, high] (to EPSILON), as the column's minimum and
     maximum within the range: the same check as ExpectColumnValuesToBeBetween, through two aggregate metrics
-    instead of a per-row map (GX's per-row metrics copy the frame; at a million leads the ranges took 6 s)."""
+    instead of a per-row map (GX's per-row metrics copy the frame: slow at a million leads, BENCHMARKS.md)."""
     return [
         ex.ExpectColumnMinToBeBetween(column=column, min_value=low - EPSILON),
         ex.ExpectColumnMaxToBeBetween(column=column, max_value=high + EPSILON),
@@ -367,11 +367,11 @@ def validate_marts(
 
     suites = build_suites(frames, bounds or DriftBounds())
     # Only the columns the expectations read, in one consolidated block: GX copies and consolidates the
-    # frame per metric, which on the wide mart costs a minute at a million leads.
+    # frame per metric, which on the wide mart is slow (BENCHMARKS.md, audit).
     used = sorted({column for _, expectations in suites for e in expectations for column in _columns_of(e)})
     scores = pd.DataFrame({column: scores[column].to_numpy() for column in used})
     # Text columns compared in pairs as categoricals over their common values: the same equality, without
-    # comparing a million Python strings per expectation (4 s of the audit at a million leads).
+    # comparing a million Python strings per expectation (its cost: BENCHMARKS.md, audit).
     pairs = {(e.column_A, e.column_B) for _, expectations in suites for e in expectations if _is_pair(e)}
     for column_a, column_b in sorted(pairs):
         if scores[column_a].dtype == object and scores[column_b].dtype == object:
@@ -381,7 +381,7 @@ def validate_marts(
             scores[column_b] = scores[column_b].astype(dtype)
     # GX labels a pandas batch smaller than HASH_THRESHOLD bytes with an md5 of hash_pandas_object over the
     # whole frame, twice per validation (get_batch, then validate). The audit never reads that label, and it
-    # cost 1.5 s of the 10 s audit at a million leads (cProfile): a threshold of 0 skips it.
+    # was a sizeable share of the audit (BENCHMARKS.md): a threshold of 0 skips it.
     pandas_execution_engine.HASH_THRESHOLD = 0
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -392,7 +392,7 @@ def validate_marts(
         .get_batch(batch_parameters={"dataframe": scores})
     )
     # One validation of every expectation, each tagged with its suite: GX fingerprints the whole frame on
-    # every validate call (5 s of the audit at a million leads when each suite was validated on its own).
+    # every validate call (once per suite when each suite was validated on its own: BENCHMARKS.md).
     names = [suite_def.title for suite_def, _ in suites]
     combined = gx.ExpectationSuite(name="marts")
     for name, (_, expectations) in zip(names, suites, strict=True):

@@ -4,7 +4,7 @@ with --calibrate, run `leadscore calibrate` on it with the example's point table
     python examples/bank_marketing/prepare.py --out data/bank-marketing [--reference] [--calibrate DIR]
 
 The file: 41,188 clients of a Portuguese bank called in direct-marketing campaigns (May 2008 - November 2010),
-and whether each subscribed a term deposit (`y`). See README.md beside this file for the mapping's decisions.
+and whether each subscribed a term deposit (`y`). The mapping: docs/measuring-the-scoring.md (On real data).
 
 * leads.csv: one lead per row (lead_id B00001 ... in file order), created on CREATED_AT; the client's job as
   `job_title`, the country PT; the other client attributes as extra columns (`age`, `marital`, `education`,

@@ -26,6 +26,10 @@ from orchestration.sandbox import PROJECT_PARTS
 
 REPO = Path(__file__).resolve().parents[2]
 
+# The tests run quiet, as CI and schedulers do: their assertions read what commands print besides progress
+# (one-line errors, summaries). test_progress.py turns progress on for the commands it watches.
+os.environ.setdefault("LEADSCORE_QUIET", "1")
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -183,6 +187,7 @@ LONGEST_FIRST = (
     "test_bad_seed_edits.py",  # 150 s
     "test_refresh_selection.py",  # 150 s
     "test_golden_case.py",  # 145 s
+    "test_progress.py",  # three builds
     "test_engagement_rules.py",
     "test_dagster_ui.py",
     "test_project_conventions.py",

@@ -1,5 +1,5 @@
-"""The Dagster UI, started as the README says (`dagster dev -m orchestration.defs.definitions`), loaded in a
-real headless Chromium: the asset graph shows the lead_scores mart, its checks and the daily schedule.
+"""The Dagster UI, started as docs/orchestration.md says (`dagster dev -m orchestration.defs.definitions`),
+loaded in a real headless Chromium: the asset graph shows the lead_scores mart, its checks and the daily schedule.
 Screenshots go to artifacts/ (gitignored)."""
 
 from __future__ import annotations
