@@ -36,6 +36,17 @@ import jinja2
 import yaml
 
 from orchestration.dbt_invocation import DbtResult, run_dbt
+from orchestration.engine_publishing import (
+    SERVED_SCHEMAS,
+    PublishError,
+    audit_staged,
+    build_lock,
+    prepare_staged_schemas,
+    publish_staged,
+    staged,
+    staged_lead_count,
+    staged_vars,
+)
 from orchestration.loader import load_raw
 from orchestration.pipeline import (
     MART_RELATION,
@@ -44,6 +55,7 @@ from orchestration.pipeline import (
     BuildSummary,
     check_as_of,
     describe_failures,
+    describe_quality_failures,
     new_build_id,
     scoring_version,
 )
@@ -302,20 +314,67 @@ def _copy_into_spark(target: Target, folder: Path, tables: dict[str, list[tuple[
 # ----------------------------------------------------------------------------------------------------
 
 
-def build_on(settings: Settings, target: Target, as_of: date | None = None) -> BuildSummary:
-    """Check the seeds, run `dbt build` on the target's engine, and summarise from the engine."""
+def build_on(
+    settings: Settings, target: Target, as_of: date | None = None, accept_drift: bool = False
+) -> BuildSummary:
+    """Check the seeds, run `dbt build` on the target's engine, and summarise from the engine. On
+    PostgreSQL: write, audit, publish (build_on_postgres)."""
     as_of = as_of or datetime.now(UTC).date()
     check_as_of(as_of)
     check_seeds(settings.project_dir)
     build_id = new_build_id()
     version = scoring_version(settings.project_dir)
     dbt_vars = {"as_of": as_of.isoformat(), "build_id": build_id, "scoring_version": version}
+    if target.engine == POSTGRES:
+        return build_on_postgres(settings, target, dbt_vars, check_drift=not accept_drift)
     with writer_lock(_engine_settings(settings, target)):
         result = run_dbt(settings, ["build"], dbt_vars=dbt_vars, target=target.name)
         if not result.success:
             _attach_failing_rows(settings, target, result)
             raise BuildError(describe_failures(result.failures, result.output))
         summary = summarise_on(target, build_id=build_id, as_of=as_of, version=version)
+    return summary
+
+
+def build_on_postgres(
+    settings: Settings, target: Target, dbt_vars: dict[str, str], check_drift: bool = True
+) -> BuildSummary:
+    """Write, audit, publish on PostgreSQL (orchestration.engine_publishing): build the served schemas as
+    staged ones, run every dbt test and the Great Expectations suites there, then swap them in for the served
+    ones in one transaction. Raise BuildError naming what failed; BI then still reads the previous build."""
+    build_id, as_of, version = (
+        dbt_vars["build_id"],
+        date.fromisoformat(dbt_vars["as_of"]),
+        dbt_vars["scoring_version"],
+    )
+    not_published = (
+        f"not published: {describe(target)} still serves the previous build "
+        f"(this build's tables are in {', '.join(staged(s) for s in SERVED_SCHEMAS)} until the next build)"
+    )
+    con = postgres_connect(target)
+    try:
+        with writer_lock(_engine_settings(settings, target)), build_lock(con):
+            prepare_staged_schemas(con)
+            result = run_dbt(settings, ["build"], dbt_vars={**dbt_vars, **staged_vars()}, target=target.name)
+            if not result.success:
+                _attach_failing_rows(settings, target, result)
+                raise BuildError(describe_failures(result.failures, result.output) + "\n" + not_published)
+            if staged_lead_count(con) == 0:
+                raise BuildError(f"no leads scored as of {as_of.isoformat()}; {not_published}")
+            outcomes = audit_staged(con, check_drift=check_drift)
+            if not all(outcome.success for outcome in outcomes):
+                raise BuildError(describe_quality_failures(outcomes) + "\n" + not_published)
+            try:
+                publish_staged(con, build_id, as_of, version)
+            except PublishError as exc:
+                raise BuildError(str(exc)) from exc
+    finally:
+        con.close()
+    summary = summarise_on(target, build_id=build_id, as_of=as_of, version=version)
+    summary.quality = (
+        f"dbt tests passed; {len(outcomes)}/{len(outcomes)} expectations passed; "
+        f"published {', '.join(SERVED_SCHEMAS)} in one transaction"
+    )
     return summary
 
 
@@ -376,7 +435,7 @@ def summarise_on(target: Target, build_id: str, as_of: date, version: str) -> Bu
         warehouse_path=Path(describe(target)),
     )
     summary.mart_relation = f"{MART_RELATION} (target {target.name})"
-    summary.quality = "dbt tests passed (the Great Expectations audit and publishing are DuckDB-only)"
+    summary.quality = "dbt tests passed (on Spark the Great Expectations audit and publishing do not run)"
     return summary
 
 

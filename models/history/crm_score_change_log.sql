@@ -138,17 +138,22 @@ reasons as (
 final as (
 
     select
-        changed.lead_id || ':' || cast(batch.change_batch as {{ dbt.type_string() }}) as crm_score_change_log_id,
+        -- Text columns cast to the contract's type: PostgreSQL types a concatenation or a literal as text, the
+        -- table's columns are varchar, and an incremental run whose columns differ in type fails.
+        cast(
+            changed.lead_id || ':' || cast(batch.change_batch as {{ dbt.type_string() }})
+            as {{ dbt.type_string() }}
+        ) as crm_score_change_log_id,
         changed.lead_id,
         cast(batch.change_batch as integer) as change_batch,
-        changed.change_type,
-        changed.changed_fields,
+        cast(changed.change_type as {{ dbt.type_string() }}) as change_type,
+        cast(changed.changed_fields as {{ dbt.type_string() }}) as changed_fields,
         changed.score,
         changed.tier,
         changed.grade_cell,
         changed.is_mql,
         changed.suggested_lifecycle_stage,
-        reasons.top_reasons,
+        cast(reasons.top_reasons as {{ dbt.type_string() }}) as top_reasons,
         changed.as_of_date,
         changed.build_id,
         changed.scoring_version,
