@@ -138,22 +138,22 @@ reasons as (
 final as (
 
     select
-        -- Text columns cast to the contract's type: PostgreSQL types a concatenation or a literal as text, the
-        -- table's columns are varchar, and an incremental run whose columns differ in type fails.
+        -- Text columns cast to the contract's varchar: PostgreSQL types a concatenation or a literal as text,
+        -- and an incremental run whose column types differ from the table's fails (on_schema_change).
         cast(
             changed.lead_id || ':' || cast(batch.change_batch as {{ dbt.type_string() }})
-            as {{ dbt.type_string() }}
+            as {{ type_varchar() }}
         ) as crm_score_change_log_id,
         changed.lead_id,
         cast(batch.change_batch as integer) as change_batch,
-        cast(changed.change_type as {{ dbt.type_string() }}) as change_type,
-        cast(changed.changed_fields as {{ dbt.type_string() }}) as changed_fields,
+        cast(changed.change_type as {{ type_varchar() }}) as change_type,
+        cast(changed.changed_fields as {{ type_varchar() }}) as changed_fields,
         changed.score,
         changed.tier,
         changed.grade_cell,
         changed.is_mql,
         changed.suggested_lifecycle_stage,
-        cast(reasons.top_reasons as {{ dbt.type_string() }}) as top_reasons,
+        cast(reasons.top_reasons as {{ type_varchar() }}) as top_reasons,
         changed.as_of_date,
         changed.build_id,
         changed.scoring_version,
