@@ -11,9 +11,11 @@ A dbt target of profiles.yml picks the engine (`leadscore load|build|top --targe
   the session's warehouse (`raw._loading_<table>` first, then renamed: Spark's metastore has no
   transaction over three tables, but a failed copy leaves the previous raw layer in place).
 * **build**: `dbt build --target <target>` (every seed, model, contract, data test and unit test runs on
-  the engine), then the summary is read back from the engine. There is no served copy to publish: each mart
-  table is replaced by dbt on its own, and the Great Expectations audit of `orchestration.quality` (which
-  reads DuckDB) does not run; a failed test still fails the command and names the failing rows.
+  the engine), then the summary is read back from the engine. PostgreSQL: write, audit, publish
+  (`orchestration.engine_publishing`): the served schemas are built as staged ones, audited by the dbt tests
+  and the Great Expectations suites of `orchestration.quality`, and swapped in in one transaction. Spark:
+  each mart table is replaced by dbt on its own and the Great Expectations audit does not run (the design
+  for Spark is in docs/engines.md); a failed test still fails the command and names the failing rows.
 * **top**: the same query as on DuckDB, on the engine.
 
 Connection settings are those of the target's output in profiles.yml, rendered like dbt renders it
@@ -368,9 +370,9 @@ def build_on_postgres(
                 publish_staged(con, build_id, as_of, version)
             except PublishError as exc:
                 raise BuildError(str(exc)) from exc
+            summary = summarise_on(target, build_id=build_id, as_of=as_of, version=version)
     finally:
         con.close()
-    summary = summarise_on(target, build_id=build_id, as_of=as_of, version=version)
     summary.quality = (
         f"dbt tests passed; {len(outcomes)}/{len(outcomes)} expectations passed; "
         f"published {', '.join(SERVED_SCHEMAS)} in one transaction"

@@ -26,8 +26,8 @@ from test_engines import END_DATE, LEADS, Workspace
 FIRST_AS_OF = "2026-10-30"
 FAILING_TEST = "assert_no_lead_is_scored_in_this_test"
 # A singular dbt test every build fails while it is in the project (what a real failed test does to a build).
-FAILING_TEST_SQL = f"""-- A failure means the test's forced dbt test failure fired: it fails every build with a scored lead.
-select lead_id from {{{{ ref('lead_scores') }}}}
+FAILING_TEST_SQL = """-- A failure means the test's forced dbt test failure fired: it fails every build with a scored lead.
+select lead_id from {{ ref('lead_scores') }}
 """
 STAGED_AND_PREVIOUS = {"marts__staged", "history__staged", "marts__previous", "history__previous"}
 
