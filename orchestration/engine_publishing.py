@@ -32,6 +32,7 @@ place, to be inspected, until the next build drops them. docs/engines.md says th
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -190,8 +191,13 @@ def audit_staged(
 def _frame(cursor: Any) -> pd.DataFrame:  # noqa: ANN401 - a psycopg2 cursor
     """The cursor's rows as a dataframe, numeric columns as floats (as DuckDB's .df() gives decimals)."""
     names = [column[0] for column in cursor.description]
-    frame = pd.DataFrame.from_records(cursor.fetchall(), columns=names)
-    for name in names:
+    return decimals_as_floats(pd.DataFrame.from_records(cursor.fetchall(), columns=names))
+
+
+def decimals_as_floats(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with its columns of Decimal values as floats (psycopg2 and pyspark give decimals as
+    Decimal objects, DuckDB as floats: the audit reads floats)."""
+    for name in frame.columns:
         values = frame[name].dropna()
         if len(values) and all(isinstance(value, Decimal) for value in values):
             frame[name] = frame[name].astype(float)
@@ -280,6 +286,111 @@ def _record_run(cursor: Any, build_id: str, as_of: date, scoring_version: str) -
         """,
         [build_id, as_of, scoring_version],
     )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Spark: a database per build, served through views
+# ----------------------------------------------------------------------------------------------------
+#
+# Spark's metastore has no transaction over several tables and cannot rename a database, so a Spark build
+# writes the served schemas into databases of its own, `<schema>__b<build id>` (spark_vars; the carried
+# tables are copied in by macro carried_tables_cloned inside dbt's process, since the embedded metastore
+# admits one process at a time), is audited there, and is published by pointing each served name
+# (`marts.lead_scores`, ...) at it: `create or replace view`, one metastore update per view. A reader's query
+# of one table reads one whole build; a query of two tables during the swap may read them from two builds.
+# The databases of the previous published build stay (a query that started on them finishes); older ones
+# and those of failed builds are dropped by the next publish.
+
+SPARK_BUILD_DATABASE = re.compile(r"^(?:" + "|".join(SERVED_SCHEMAS) + r")__b\d{8}t\d{6}z_[0-9a-f]+$")
+
+
+def spark_suffix(build_id: str) -> str:
+    """The database suffix of a Spark build (`__b20261031t101500z_abc123`)."""
+    return "__b" + build_id.lower().replace("-", "_")
+
+
+def spark_vars(build_id: str) -> dict[str, Any]:
+    """The dbt vars of a Spark build: the served schemas under the build's suffix, the history carried."""
+    return {
+        "staged_schemas": list(SERVED_SCHEMAS),
+        "staged_schema_suffix": spark_suffix(build_id),
+        "carried_schemas": list(CARRIED_SCHEMAS),
+    }
+
+
+def audit_spark(
+    spark: Any,  # noqa: ANN401 - a SparkSession
+    build_id: str,
+    bounds: DriftBounds | None = None,
+    check_drift: bool = True,
+) -> list[Outcome]:
+    """The Great Expectations suites on the build's marts database (dataframes read by Spark SQL)."""
+
+    def query(sql: str) -> pd.DataFrame:
+        return decimals_as_floats(spark.sql(sql).toPandas())
+
+    frames = read_mart_frames(query, marts="marts" + spark_suffix(build_id))
+    frames["last_run"] = (
+        query(f"select * from {AUDIT_TABLE} order by published_at desc limit 1")
+        if spark.catalog.tableExists(AUDIT_TABLE)
+        else pd.DataFrame()
+    )
+    return validate_frames(frames, bounds, check_drift)
+
+
+def spark_lead_count(spark: Any, build_id: str) -> int:  # noqa: ANN401 - a SparkSession
+    return int(spark.sql(f"select count(*) as n from marts{spark_suffix(build_id)}.lead_scores").first()["n"])
+
+
+def publish_spark(spark: Any, build_id: str, as_of: date, scoring_version: str) -> None:  # noqa: ANN401
+    """Point every served name at the build's tables (a view each), record the run, and drop the databases
+    of builds older than the previous published one and of failed builds."""
+    suffix = spark_suffix(build_id)
+    kept = {f"{schema}{suffix}" for schema in SERVED_SCHEMAS}
+    for schema in SERVED_SCHEMAS:
+        spark.sql(f"create database if not exists {schema}")
+        served = {t.name: t.tableType for t in spark.catalog.listTables(schema) if not t.isTemporary}
+        built = [t.name for t in spark.catalog.listTables(schema + suffix) if not t.isTemporary]
+        for name, kind in served.items():
+            if kind == "VIEW":
+                kept |= _view_databases(spark, f"{schema}.{name}")
+        for name in built:
+            if served.get(name, "VIEW") != "VIEW":  # a table of a build before publishing by views
+                spark.sql(f"drop table {schema}.{name}")
+            spark.sql(f"create or replace view {schema}.{name} as select * from {schema}{suffix}.{name}")
+        for name in sorted(set(served) - set(built)):  # a model no longer built
+            spark.sql(f"drop {'view' if served[name] == 'VIEW' else 'table'} {schema}.{name}")
+    spark.sql("create database if not exists audit")
+    spark.sql(
+        f"""
+        create table if not exists {AUDIT_TABLE} (
+            build_id string, as_of_date date, lead_count bigint, mean_score double, mql_share double,
+            published_at timestamp, scoring_version string
+        ) using parquet
+        """
+    )
+    spark.sql(
+        f"""
+        insert into {AUDIT_TABLE}
+        select
+            '{build_id}', date'{as_of.isoformat()}', count(*), avg(score_total),
+            avg(case when is_mql then 1.0 else 0.0 end), current_timestamp(), '{scoring_version}'
+        from marts.lead_scores
+        """
+    )
+    for database in spark.catalog.listDatabases():
+        if SPARK_BUILD_DATABASE.match(database.name) and database.name not in kept:
+            spark.sql(f"drop database {database.name} cascade")
+
+
+def _view_databases(spark: Any, view: str) -> set[str]:  # noqa: ANN401 - a SparkSession
+    """The build databases a served view reads (the previous published build, before the swap)."""
+    text = " ".join(
+        str(row["data_type"])
+        for row in spark.sql(f"describe table extended {view}").collect()
+        if row["col_name"] == "View Text"
+    )
+    return {name for name in re.findall(r"\b(\w+__b\w+)\.", text) if SPARK_BUILD_DATABASE.match(name)}
 
 
 def ident(name: str) -> str:

@@ -14,8 +14,8 @@ A dbt target of profiles.yml picks the engine (`leadscore load|build|top --targe
   the engine), then the summary is read back from the engine. PostgreSQL: write, audit, publish
   (`orchestration.engine_publishing`): the served schemas are built as staged ones, audited by the dbt tests
   and the Great Expectations suites of `orchestration.quality`, and swapped in in one transaction. Spark:
-  each mart table is replaced by dbt on its own and the Great Expectations audit does not run (the design
-  for Spark is in docs/engines.md); a failed test still fails the command and names the failing rows.
+  the same, into databases of the build, published by pointing the served names (views) at them. A failed
+  test or expectation fails the command, names the failing rows, and leaves the previous build served.
 * **top**: the same query as on DuckDB, on the engine.
 
 Connection settings are those of the target's output in profiles.yml, rendered like dbt renders it
@@ -41,10 +41,15 @@ from orchestration.dbt_invocation import DbtResult, run_dbt
 from orchestration.engine_publishing import (
     SERVED_SCHEMAS,
     PublishError,
+    audit_spark,
     audit_staged,
     build_lock,
     prepare_staged_schemas,
+    publish_spark,
     publish_staged,
+    spark_lead_count,
+    spark_suffix,
+    spark_vars,
     staged,
     staged_lead_count,
     staged_vars,
@@ -329,12 +334,42 @@ def build_on(
     dbt_vars = {"as_of": as_of.isoformat(), "build_id": build_id, "scoring_version": version}
     if target.engine == POSTGRES:
         return build_on_postgres(settings, target, dbt_vars, check_drift=not accept_drift)
+    return build_on_spark(settings, target, dbt_vars, check_drift=not accept_drift)
+
+
+def build_on_spark(
+    settings: Settings, target: Target, dbt_vars: dict[str, str], check_drift: bool = True
+) -> BuildSummary:
+    """Write, audit, publish on Spark (orchestration.engine_publishing): build the served schemas into
+    databases of this build, run every dbt test and the Great Expectations suites there, then point the
+    served names (views) at them. Raise BuildError naming what failed; BI then still reads the previous
+    build."""
+    build_id, version = dbt_vars["build_id"], dbt_vars["scoring_version"]
+    as_of = date.fromisoformat(dbt_vars["as_of"])
+    databases = ", ".join(schema + spark_suffix(build_id) for schema in SERVED_SCHEMAS)
+    not_published = (
+        f"not published: {describe(target)} still serves the previous build "
+        f"(this build's tables are in {databases} until the next published build)"
+    )
     with writer_lock(_engine_settings(settings, target)):
-        result = run_dbt(settings, ["build"], dbt_vars=dbt_vars, target=target.name)
+        result = run_dbt(
+            settings, ["build"], dbt_vars={**dbt_vars, **spark_vars(build_id)}, target=target.name
+        )
         if not result.success:
             _attach_failing_rows(settings, target, result)
-            raise BuildError(describe_failures(result.failures, result.output))
+            raise BuildError(describe_failures(result.failures, result.output) + "\n" + not_published)
+        with spark_session(target) as spark:
+            if spark_lead_count(spark, build_id) == 0:
+                raise BuildError(f"no leads scored as of {as_of.isoformat()}; {not_published}")
+            outcomes = audit_spark(spark, build_id, check_drift=check_drift)
+            if not all(outcome.success for outcome in outcomes):
+                raise BuildError(describe_quality_failures(outcomes) + "\n" + not_published)
+            publish_spark(spark, build_id, as_of, version)
         summary = summarise_on(target, build_id=build_id, as_of=as_of, version=version)
+    summary.quality = (
+        f"dbt tests passed; {len(outcomes)}/{len(outcomes)} expectations passed; "
+        f"published as views on {databases}"
+    )
     return summary
 
 
@@ -437,7 +472,6 @@ def summarise_on(target: Target, build_id: str, as_of: date, version: str) -> Bu
         warehouse_path=Path(describe(target)),
     )
     summary.mart_relation = f"{MART_RELATION} (target {target.name})"
-    summary.quality = "dbt tests passed (on Spark the Great Expectations audit and publishing do not run)"
     return summary
 
 
