@@ -1,4 +1,6 @@
-"""Write-audit-publish on PostgreSQL: build into staged schemas, audit there, publish them in one transaction.
+"""Write-audit-publish on PostgreSQL and Spark: build apart from what BI reads, audit there, publish at once.
+
+PostgreSQL below; Spark (a database per build, served through views) in its own section further down.
 
 What BI reads on PostgreSQL are the served schemas (SERVED_SCHEMAS: the marts, with the rejected rows, and
 the score history). A build never writes them. It runs in four steps, on one connection that holds the

@@ -200,7 +200,7 @@ def test_spark_builds_the_same_scores_as_duckdb(tmp_path: Path, demo_dir, duckdb
             served = run(f"select distinct build_id from marts.{table}")
             assert served == [{"build_id": build_id}], f"marts.{table} serves {served}, not build {build_id}"
         assert len(run("select * from audit.published_runs")) == 1
-        views = {row["tableName"] for row in run("show views in marts")}
+        views = {row["viewName"] for row in run("show views in marts")}
         assert set(COMPARED) <= views
         databases = {row["namespace"] for row in run("show databases")}
         assert len({name for name in databases if name.startswith("marts__b")}) == 2  # published, failed
