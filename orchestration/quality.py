@@ -3,6 +3,8 @@
 GX's SQL datasource does not work on DuckDB, so each mart is read through a read-only DuckDB connection into
 a pandas dataframe and validated with an ephemeral GX context. The same function serves `leadscore build`
 and any orchestrator. Every suite is blocking: one failed expectation and the build is not published.
+PostgreSQL and Spark builds read the same frames through their own SQL (read_mart_frames) and validate them
+with the same function (validate_frames; orchestration/engine_publishing.py).
 """
 
 from __future__ import annotations
