@@ -23,6 +23,11 @@
                     ~ (' partitioned by (' ~ partitions | join(', ') ~ ')' if partitions else '')
                     ~ ' as select * from ' ~ served
                 ) -%}
+                {#- dbt listed the build's databases before this hook: tell its cache the table exists, so the
+                    model appends to it (is_incremental) instead of creating it. -#}
+                {%- do adapter.cache_added(
+                    api.Relation.create(schema=node.schema, identifier=node.alias, type='table')
+                ) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
