@@ -51,7 +51,7 @@ lint: install
 # waiting on a server, a JVM or a browser does not leave a core idle. Whole files per worker (a file's module
 # fixtures are built once), handed out longest first (tests/python/conftest.py, LONGEST_FIRST;
 # --no-loadscope-reorder keeps that order). CI times: BENCHMARKS.md.
-# `make test-spark` runs the Spark build alone (about 4 minutes on 2 cores).
+# `make test-spark` runs the Spark test alone: a passing build and one that fails its audit.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 # The Superset dashboard's test has its own target and CI step (test-superset): it needs Superset's own
 # environment, and `make test` stays within CI's 30 minutes without it.

@@ -251,7 +251,7 @@ def build_command(
             from orchestration.engines import EngineError, build_on
 
             try:
-                summary = build_on(settings, engine_target, as_of=as_of)
+                summary = build_on(settings, engine_target, as_of=as_of, accept_drift=accept_drift)
             except EngineError as exc:
                 raise BuildError(str(exc)) from exc
         else:

@@ -11,9 +11,11 @@ A dbt target of profiles.yml picks the engine (`leadscore load|build|top --targe
   the session's warehouse (`raw._loading_<table>` first, then renamed: Spark's metastore has no
   transaction over three tables, but a failed copy leaves the previous raw layer in place).
 * **build**: `dbt build --target <target>` (every seed, model, contract, data test and unit test runs on
-  the engine), then the summary is read back from the engine. There is no served copy to publish: each mart
-  table is replaced by dbt on its own, and the Great Expectations audit of `orchestration.quality` (which
-  reads DuckDB) does not run; a failed test still fails the command and names the failing rows.
+  the engine), then the summary is read back from the engine. PostgreSQL: write, audit, publish
+  (`orchestration.engine_publishing`): the served schemas are built as staged ones, audited by the dbt tests
+  and the Great Expectations suites of `orchestration.quality`, and swapped in in one transaction. Spark:
+  the same, into databases of the build, published by pointing the served names (views) at them. A failed
+  test or expectation fails the command, names the failing rows, and leaves the previous build served.
 * **top**: the same query as on DuckDB, on the engine.
 
 Connection settings are those of the target's output in profiles.yml, rendered like dbt renders it
@@ -36,6 +38,22 @@ import jinja2
 import yaml
 
 from orchestration.dbt_invocation import DbtResult, run_dbt
+from orchestration.engine_publishing import (
+    SERVED_SCHEMAS,
+    PublishError,
+    audit_spark,
+    audit_staged,
+    build_lock,
+    prepare_staged_schemas,
+    publish_spark,
+    publish_staged,
+    spark_lead_count,
+    spark_suffix,
+    spark_vars,
+    staged,
+    staged_lead_count,
+    staged_vars,
+)
 from orchestration.loader import load_raw
 from orchestration.pipeline import (
     MART_RELATION,
@@ -44,6 +62,7 @@ from orchestration.pipeline import (
     BuildSummary,
     check_as_of,
     describe_failures,
+    describe_quality_failures,
     new_build_id,
     scoring_version,
 )
@@ -302,20 +321,97 @@ def _copy_into_spark(target: Target, folder: Path, tables: dict[str, list[tuple[
 # ----------------------------------------------------------------------------------------------------
 
 
-def build_on(settings: Settings, target: Target, as_of: date | None = None) -> BuildSummary:
-    """Check the seeds, run `dbt build` on the target's engine, and summarise from the engine."""
+def build_on(
+    settings: Settings, target: Target, as_of: date | None = None, accept_drift: bool = False
+) -> BuildSummary:
+    """Check the seeds, run `dbt build` on the target's engine, and summarise from the engine. On
+    PostgreSQL: write, audit, publish (build_on_postgres)."""
     as_of = as_of or datetime.now(UTC).date()
     check_as_of(as_of)
     check_seeds(settings.project_dir)
     build_id = new_build_id()
     version = scoring_version(settings.project_dir)
     dbt_vars = {"as_of": as_of.isoformat(), "build_id": build_id, "scoring_version": version}
+    if target.engine == POSTGRES:
+        return build_on_postgres(settings, target, dbt_vars, check_drift=not accept_drift)
+    return build_on_spark(settings, target, dbt_vars, check_drift=not accept_drift)
+
+
+def build_on_spark(
+    settings: Settings, target: Target, dbt_vars: dict[str, str], check_drift: bool = True
+) -> BuildSummary:
+    """Write, audit, publish on Spark (orchestration.engine_publishing): build the served schemas into
+    databases of this build, run every dbt test and the Great Expectations suites there, then point the
+    served names (views) at them. Raise BuildError naming what failed; BI then still reads the previous
+    build."""
+    build_id, version = dbt_vars["build_id"], dbt_vars["scoring_version"]
+    as_of = date.fromisoformat(dbt_vars["as_of"])
+    databases = ", ".join(schema + spark_suffix(build_id) for schema in SERVED_SCHEMAS)
+    not_published = (
+        f"not published: {describe(target)} still serves the previous build "
+        f"(this build's tables are in {databases} until the next published build)"
+    )
     with writer_lock(_engine_settings(settings, target)):
-        result = run_dbt(settings, ["build"], dbt_vars=dbt_vars, target=target.name)
+        result = run_dbt(
+            settings, ["build"], dbt_vars={**dbt_vars, **spark_vars(build_id)}, target=target.name
+        )
         if not result.success:
             _attach_failing_rows(settings, target, result)
-            raise BuildError(describe_failures(result.failures, result.output))
+            raise BuildError(describe_failures(result.failures, result.output) + "\n" + not_published)
+        with spark_session(target) as spark:
+            if spark_lead_count(spark, build_id) == 0:
+                raise BuildError(f"no leads scored as of {as_of.isoformat()}; {not_published}")
+            outcomes = audit_spark(spark, build_id, check_drift=check_drift)
+            if not all(outcome.success for outcome in outcomes):
+                raise BuildError(describe_quality_failures(outcomes) + "\n" + not_published)
+            publish_spark(spark, build_id, as_of, version)
         summary = summarise_on(target, build_id=build_id, as_of=as_of, version=version)
+    summary.quality = (
+        f"dbt tests passed; {len(outcomes)}/{len(outcomes)} expectations passed; "
+        f"published as views on {databases}"
+    )
+    return summary
+
+
+def build_on_postgres(
+    settings: Settings, target: Target, dbt_vars: dict[str, str], check_drift: bool = True
+) -> BuildSummary:
+    """Write, audit, publish on PostgreSQL (orchestration.engine_publishing): build the served schemas as
+    staged ones, run every dbt test and the Great Expectations suites there, then swap them in for the served
+    ones in one transaction. Raise BuildError naming what failed; BI then still reads the previous build."""
+    build_id, as_of, version = (
+        dbt_vars["build_id"],
+        date.fromisoformat(dbt_vars["as_of"]),
+        dbt_vars["scoring_version"],
+    )
+    not_published = (
+        f"not published: {describe(target)} still serves the previous build "
+        f"(this build's tables are in {', '.join(staged(s) for s in SERVED_SCHEMAS)} until the next build)"
+    )
+    con = postgres_connect(target)
+    try:
+        with writer_lock(_engine_settings(settings, target)), build_lock(con):
+            prepare_staged_schemas(con)
+            result = run_dbt(settings, ["build"], dbt_vars={**dbt_vars, **staged_vars()}, target=target.name)
+            if not result.success:
+                _attach_failing_rows(settings, target, result)
+                raise BuildError(describe_failures(result.failures, result.output) + "\n" + not_published)
+            if staged_lead_count(con) == 0:
+                raise BuildError(f"no leads scored as of {as_of.isoformat()}; {not_published}")
+            outcomes = audit_staged(con, check_drift=check_drift)
+            if not all(outcome.success for outcome in outcomes):
+                raise BuildError(describe_quality_failures(outcomes) + "\n" + not_published)
+            try:
+                publish_staged(con, build_id, as_of, version)
+            except PublishError as exc:
+                raise BuildError(str(exc)) from exc
+            summary = summarise_on(target, build_id=build_id, as_of=as_of, version=version)
+    finally:
+        con.close()
+    summary.quality = (
+        f"dbt tests passed; {len(outcomes)}/{len(outcomes)} expectations passed; "
+        f"published {', '.join(SERVED_SCHEMAS)} in one transaction"
+    )
     return summary
 
 
@@ -376,7 +472,6 @@ def summarise_on(target: Target, build_id: str, as_of: date, version: str) -> Bu
         warehouse_path=Path(describe(target)),
     )
     summary.mart_relation = f"{MART_RELATION} (target {target.name})"
-    summary.quality = "dbt tests passed (the Great Expectations audit and publishing are DuckDB-only)"
     return summary
 
 

@@ -3,12 +3,15 @@
 GX's SQL datasource does not work on DuckDB, so each mart is read through a read-only DuckDB connection into
 a pandas dataframe and validated with an ephemeral GX context. The same function serves `leadscore build`
 and any orchestrator. Every suite is blocking: one failed expectation and the build is not published.
+PostgreSQL and Spark builds read the same frames through their own SQL (read_mart_frames) and validate them
+with the same function (validate_frames; orchestration/engine_publishing.py).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -150,19 +153,36 @@ AUDITED_COLUMNS = (
 
 
 def read_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
-    """The mart, breakdown totals, the point tables the checks need, and the expected lead count."""
-    scores = con.execute(
+    """The mart, breakdown totals, the point tables the checks need, the expected lead count and the last
+    published run."""
+    frames = read_mart_frames(lambda sql: con.execute(sql).df())
+    has_audit = con.execute(
+        "select count(*) from information_schema.tables"
+        " where table_schema = 'audit' and table_name = 'published_runs'"
+    ).fetchone()[0]
+    frames["last_run"] = (
+        con.execute(f"select * from {AUDIT_TABLE} order by published_at desc limit 1").df()
+        if has_audit
+        else pd.DataFrame()
+    )
+    return frames
+
+
+def read_mart_frames(query: Callable[[str], pd.DataFrame], marts: str = "marts") -> dict[str, pd.DataFrame]:
+    """The frames of read_frames but the last run, read by `query` (SQL that DuckDB, PostgreSQL and Spark
+    all run) with the marts in schema `marts` (a PostgreSQL build audits its staged marts)."""
+    scores = query(
         f"""
         select {", ".join(f"s.{column}" for column in AUDITED_COLUMNS)},
             cast(s.is_mql as integer) as is_mql_int, b.breakdown_total
-        from marts.lead_scores as s
+        from {marts}.lead_scores as s
         left join (
             select lead_id, sum(score_points) as breakdown_total
-            from marts.lead_score_breakdown
+            from {marts}.lead_score_breakdown
             group by lead_id
         ) as b using (lead_id)
         """
-    ).df()
+    )
     frames = {"lead_scores": scores}
     for seed in (
         "score_weights",
@@ -176,25 +196,16 @@ def read_frames(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
         "lead_property_rules",
         "engagement_event_points",
     ):
-        frames[seed] = con.execute(f"select * from point_tables.{seed}").df()
+        frames[seed] = query(f"select * from point_tables.{seed}")
     # Independent of the scoring joins: accepted raw leads that existed at the end of the as-of date.
-    frames["expected_leads"] = con.execute(
-        """
+    frames["expected_leads"] = query(
+        f"""
         select count(*) as n
         from intermediate.int_leads_validated
         where
             reject_reason is null
-            and created_at < (select max(as_of_date) from marts.lead_scores) + interval 1 day
+            and created_at < (select max(as_of_date) from {marts}.lead_scores) + interval '1' day
         """
-    ).df()
-    has_audit = con.execute(
-        "select count(*) from information_schema.tables"
-        " where table_schema = 'audit' and table_name = 'published_runs'"
-    ).fetchone()[0]
-    frames["last_run"] = (
-        con.execute(f"select * from {AUDIT_TABLE} order by published_at desc limit 1").df()
-        if has_audit
-        else pd.DataFrame()
     )
     return frames
 
@@ -327,14 +338,21 @@ def validate_marts(
     warehouse: Path, bounds: DriftBounds | None = None, check_drift: bool = True
 ) -> list[Outcome]:
     """Run every suite on the warehouse's marts (read-only); return one outcome per expectation."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        frames = read_frames(con)
+    return validate_frames(frames, bounds, check_drift)
+
+
+def validate_frames(
+    frames: dict[str, pd.DataFrame], bounds: DriftBounds | None = None, check_drift: bool = True
+) -> list[Outcome]:
+    """Run every suite on the frames of read_frames, whichever engine they were read from."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
     from great_expectations.execution_engine import pandas_execution_engine
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        frames = read_frames(con)
     if not check_drift:
         frames["last_run"] = pd.DataFrame()
     scores = frames["lead_scores"]

@@ -6,7 +6,9 @@ dbt-spark's session method). lead_scores and lead_score_breakdown must match Duc
 booleans, dates, timestamps and decimals exactly, doubles within 1e-9. Every workspace scores with the point
 tables of rule_seeds (event rules narrowed by a url pattern, a type whose other events no rule takes,
 quintile RFM bands beside fixed recency bands), so each engine runs those paths as well as the default ones.
-Each engine's build time is printed (`pytest -s`). The Spark test is marked `spark`: `make test` runs it with the others, `make test-spark` alone.
+Each engine's build time is printed (`pytest -s`). The Spark test is marked `spark`: `make test` runs it with the others, `make test-spark` alone;
+it also builds once more with a failing expectation and checks that the served views still read the first
+build (PostgreSQL's write-audit-publish has its own test file, test_engine_publishing.py).
 """
 
 from __future__ import annotations
@@ -173,14 +175,35 @@ def test_spark_builds_the_same_scores_as_duckdb(tmp_path: Path, demo_dir, duckdb
     ws = Workspace(tmp_path, extra_env={"LEADSCORE_SPARK_DIR": str(tmp_path / "spark")})
     ws.leadscore("load", str(demo_dir), "--target", "spark")
     # load and build are separate processes: the tables and the metastore persist in LEADSCORE_SPARK_DIR.
-    seconds = _timed(lambda: ws.leadscore("build", "--as-of", END_DATE, "--target", "spark"))
-    print(f"\nSpark build of {LEADS} leads: {seconds:.1f} s")
+    started = time.perf_counter()
+    built = ws.leadscore("build", "--as-of", END_DATE, "--target", "spark")
+    print(f"\nSpark build of {LEADS} leads: {time.perf_counter() - started:.1f} s")
+    assert "expectations passed" in built.stdout and "published as views" in built.stdout
+    build_id = built.stdout.split()[1].rstrip(":")
+
+    # Write-audit-publish: a build failing a Great Expectations expectation (drift bounds no build meets)
+    # wrote its own databases, and publishes nothing.
+    ws.extra_env["LEADSCORE_DRIFT_MEAN_SCORE"] = "-1"
+    failed = ws.leadscore("build", "--as-of", END_DATE, "--target", "spark", check=False)
+    del ws.extra_env["LEADSCORE_DRIFT_MEAN_SCORE"]
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert "quality expectations failed" in failed.stderr and "not published" in failed.stderr
 
     # `top` before reading in this process: Derby lets one process at a time open the metastore, and the
     # JVM pytest starts below keeps it until pytest exits.
     top = json.loads(ws.leadscore("top", "10", "--format", "json", "--target", "spark").stdout)
     assert _rounded(top) == _rounded(duckdb_marts["top"]["rows"]["rows"])
-    _assert_same_marts(ws.target("spark"), duckdb_marts)
+    target = ws.target("spark")
+    _assert_same_marts(target, duckdb_marts)
+    with connection(target) as run:
+        for table in COMPARED:
+            served = run(f"select distinct build_id from marts.{table}")
+            assert served == [{"build_id": build_id}], f"marts.{table} serves {served}, not build {build_id}"
+        assert len(run("select * from audit.published_runs")) == 1
+        views = {row["viewName"] for row in run("show views in marts")}
+        assert set(COMPARED) <= views
+        databases = {row["namespace"] for row in run("show databases")}
+        assert len({name for name in databases if name.startswith("marts__b")}) == 2  # published, failed
 
 
 # ----------------------------------------------------------------------------------------------------

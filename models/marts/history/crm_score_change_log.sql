@@ -138,17 +138,22 @@ reasons as (
 final as (
 
     select
-        changed.lead_id || ':' || cast(batch.change_batch as {{ dbt.type_string() }}) as crm_score_change_log_id,
+        -- Text columns cast to the contract's varchar: PostgreSQL types a concatenation or a literal as text,
+        -- and an incremental run whose column types differ from the table's fails (on_schema_change).
+        cast(
+            changed.lead_id || ':' || cast(batch.change_batch as {{ dbt.type_string() }})
+            as {{ type_varchar() }}
+        ) as crm_score_change_log_id,
         changed.lead_id,
         cast(batch.change_batch as integer) as change_batch,
-        changed.change_type,
-        changed.changed_fields,
+        cast(changed.change_type as {{ type_varchar() }}) as change_type,
+        cast(changed.changed_fields as {{ type_varchar() }}) as changed_fields,
         changed.score,
         changed.tier,
         changed.grade_cell,
         changed.is_mql,
         changed.suggested_lifecycle_stage,
-        reasons.top_reasons,
+        cast(reasons.top_reasons as {{ type_varchar() }}) as top_reasons,
         changed.as_of_date,
         changed.build_id,
         changed.scoring_version,
