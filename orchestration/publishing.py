@@ -173,10 +173,11 @@ def _sweep_scratch(root: Path) -> None:
 
 
 def sweep_leftovers(settings: Settings) -> None:
-    """What a killed writer leaves: a half-written `.publishing` file (and its WAL), DuckDB's spill folders
+    """What a killed writer leaves: a half-written `.publishing` file (and its WAL), a half-copied pipeline
+    database (`.partial`, when adopting the earlier layout), DuckDB's spill folders
     (`.tmp`, can be tens of GB), scratch folders of dead processes. Call with the writer lock held."""
     publishing = publishing_path(settings)
-    for leftover in (publishing, _sibling(publishing, ".wal")):
+    for leftover in (publishing, _sibling(publishing, ".wal"), _sibling(pipeline_path(settings), ".partial")):
         leftover.unlink(missing_ok=True)
     for database in (pipeline_path(settings), publishing):
         shutil.rmtree(_sibling(database, ".tmp"), ignore_errors=True)
