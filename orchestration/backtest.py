@@ -193,10 +193,10 @@ def run_backtest(
     """Score the leads as of each past date into the score history, then build, test and publish as of
     as_of (which builds the backtest marts); read the backtest of the published scoring version back.
 
-    The past dates are scored in the working copy of the warehouse (write, audit, publish) with `dbt run` of
+    The past dates are scored in the pipeline database (write, audit, publish) with `dbt run` of
     the models the history needs, no tests: the one `leadscore build` that follows runs every test and the
-    audit, and only then publishes. The working copy is marked dirty while the past dates are scored, so an
-    interrupted backtest leaves nothing behind for a later publish."""
+    audit, and only then publishes. The pipeline database is marked dirty while the past dates are scored, so
+    an interrupted backtest leaves nothing behind for a later publish."""
     from orchestration.pipeline import BuildError, build, describe_failures, new_build_id, scoring_version
     from orchestration.publishing import dirty_marker, start_build, writer_lock
     from orchestration.seed_check import check_seeds

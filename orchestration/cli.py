@@ -169,10 +169,10 @@ def demo_data_command(
 def load_command(source_dir: Path, append: bool, allow_shrink: bool, target: str | None) -> None:
     """Load SOURCE_DIR's leads, events and orders (.csv or .parquet) as the raw layer, all or nothing.
 
-    The raw layer is staged in the working copy of the warehouse; `leadscore build` publishes it.
+    The raw layer goes into the pipeline database (never served); `leadscore build` scores and publishes.
     With --target postgres or spark, the files are checked the same way and the raw layer is copied there."""
     from orchestration.loader import RawLoadError, load_raw
-    from orchestration.publishing import prepare_working_copy, writer_lock
+    from orchestration.publishing import demo_marker, prepare_pipeline, writer_lock
 
     settings = Settings.from_env()
     engine_target = _engine_target(settings, target)
@@ -199,15 +199,17 @@ def load_command(source_dir: Path, append: bool, allow_shrink: bool, target: str
         return
     try:
         with writer_lock(settings):
-            working = prepare_working_copy(settings)
+            working = prepare_pipeline(settings)
             counts = load_raw(source_dir, working, append=append, allow_shrink=allow_shrink)
+            demo_marker(settings).unlink(missing_ok=True)  # the raw layer is the user's now
     except RawLoadError as exc:
         click.echo(f"load failed, nothing loaded: {exc}", err=True)
         sys.exit(1)
     click.echo(
         ("appended " if append else "loaded ")
         + ", ".join(f"{table} {count:,}" for table, count in counts.items())
-        + f" into {working} (staged; `leadscore build` publishes it to {settings.warehouse_path})"
+        + f" into {working} (the pipeline database; `leadscore build` publishes the scores to "
+        f"{settings.warehouse_path})"
     )
 
 
@@ -319,6 +321,29 @@ def top_command(n: int, fmt: str, target: str | None) -> None:
     click.echo(format_rows(rows, fmt))
     if fmt == "table":
         click.echo(f"\nmart: marts.lead_scores in {settings.warehouse_path}")
+
+
+@main.command("docs")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder to write the site into (default: target/docs in the project folder).",
+)
+def docs_command(out_dir: Path | None) -> None:
+    """Generate the dbt documentation site from the pipeline database (never the served file).
+
+    Writes index.html (serve the folder, e.g. `python -m http.server`), static_index.html (opens from the
+    file system), catalog.json and manifest.json; docs/serving.md."""
+    from orchestration.dbt_docs import DocsError, generate_docs
+
+    try:
+        written = generate_docs(Settings.from_env(), out_dir)
+    except DocsError as exc:
+        click.echo(f"docs failed: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"documentation written to {written} (open {written / 'static_index.html'})")
 
 
 @main.command("export")

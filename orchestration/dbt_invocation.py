@@ -5,7 +5,8 @@ caller can open the warehouse file itself, and a killed build cannot leave handl
 
 The dbt process dies with the process that started it, however that one ends: it is started through a small
 launcher that asks Linux for SIGKILL when its parent dies (prctl PR_SET_PDEATHSIG, kept across exec), so
-`kill -9` of `leadscore build` alone never leaves a dbt child writing the working copy and holding its lock.
+`kill -9` of `leadscore build` alone never leaves a dbt child writing the pipeline database and holding its
+lock.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ import pandas as pd
 
 from orchestration.backtest import METRICS, default_score_dates, read_backtest
 from orchestration.dbt_invocation import run_dbt
-from orchestration.publishing import scratch_dir
+from orchestration.publishing import pipeline_path, scratch_dir
 from orchestration.sandbox import (
     Sandbox,
     clone_raw_layer,
@@ -162,11 +162,11 @@ def prepare_sides(
 
 
 def fill_raw(settings: Settings, options: ImpactOptions, base: Sandbox, head: Sandbox) -> dict[str, int]:
-    """The same raw layer in both sandboxes: from --data, else from the served warehouse (read-only)."""
+    """The same raw layer in both sandboxes: from --data, else from the pipeline database (read-only)."""
     if options.data_dir is not None:
         counts = load_raw_folder(base, options.data_dir)
     else:
-        counts = copy_raw_layer(base, settings.warehouse_path)
+        counts = copy_raw_layer(base, pipeline_path(settings))
     clone_raw_layer(base, head)
     return counts
 

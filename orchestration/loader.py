@@ -182,7 +182,7 @@ def load_raw(
     return counts
 
 
-# Every load, in the raw schema (it travels with the raw layer into the working copy and the served file).
+# Every load, in the raw schema (it travels with the raw layer in the pipeline database; never served).
 LOAD_LOG = f'"{RAW_SCHEMA}"."{LOAD_LOG_TABLE}"'
 _LOAD_LOG_COLUMNS = (
     "loaded_at TIMESTAMP, mode VARCHAR, leads BIGINT, events BIGINT, orders BIGINT, allow_shrink BOOLEAN"

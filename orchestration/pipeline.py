@@ -10,6 +10,7 @@ import importlib
 import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -23,13 +24,13 @@ from orchestration.progress import report
 from orchestration.publish_guards import check_against_published
 from orchestration.publishing import (
     build_plan_path,
-    drop_test_failures,
     ensure_passed,
     mark_passed,
+    must_rebuild,
+    pipeline_path,
     publish,
     quoted_path,
     start_build,
-    working_path,
     writer_lock,
 )
 from orchestration.quality import (
@@ -38,6 +39,7 @@ from orchestration.quality import (
     Outcome,
     last_published_versions,
     record_published_run,
+    record_raw_layer,
     validate_marts,
 )
 from orchestration.seed_check import check_seeds
@@ -76,6 +78,8 @@ class BuildSummary:
     skipped: str = ""
     # Whether the lead-level tables were patched (only the leads with new rows rescored) or rebuilt, and why.
     lead_tables: str = ""
+    # What the publish wrote: the served file's size and the time the export and the swap took.
+    publish_cost: str = ""
 
     def render(self) -> str:
         """A short human summary for the terminal."""
@@ -107,6 +111,8 @@ class BuildSummary:
             lines.append(f"quality checks: {self.quality}")
         if self.guards:
             lines.append(f"against the last published build: {self.guards}")
+        if self.publish_cost:
+            lines.append(f"served file: {self.publish_cost}")
         lines.append(f"mart: {self.mart_relation} in {self.warehouse_path}")
         if self.published_path:
             lines.append(f"published: {self.published_path}")
@@ -152,7 +158,7 @@ UNCHANGED_EXCLUDES = ("path:seeds", "resource_type:unit_test")
 def dbt_build_args(
     working: Path, versions: tuple[str, str], full_refresh: bool = False
 ) -> tuple[list[str], str]:
-    """`dbt build` arguments for a build in the working copy of the given (scoring, code) versions, and a
+    """`dbt build` arguments for a build in the pipeline database of the given (scoring, code) versions, and a
     note of what it skips and why."""
     args = ["build", "--full-refresh"] if full_refresh else ["build"]
     if full_refresh:
@@ -177,7 +183,7 @@ def new_build_id(now: datetime | None = None) -> str:
 @dataclass(frozen=True)
 class BuildPlan:
     """What a build does, decided before dbt starts: the same for `leadscore build` and the Dagster dbt
-    assets. Saved beside the working copy (save_plan) so that the step that publishes, which may run in
+    assets. Saved beside the pipeline database (save_plan) so that the step that publishes, which may run in
     another process, records what this build tested and read."""
 
     build_id: str
@@ -204,6 +210,10 @@ class BuildPlan:
         return f"patched, {rescored} ({self.patch_note})"
 
 
+# Why a build rebuilds every incremental model without being asked (publishing.start_build).
+UNPUBLISHED_NOTE = "the last build was not published (failed or killed): incremental models rebuilt"
+
+
 def plan_build(
     settings: Settings,
     working: Path,
@@ -211,12 +221,17 @@ def plan_build(
     versions: tuple[str, str] | None = None,
     full_refresh: bool = False,
 ) -> BuildPlan:
-    """Decide what a build in the working copy does (call it under the writer lock, before dbt starts)."""
+    """Decide what a build in the pipeline database does (call it under the writer lock, after start_build,
+    before dbt starts). After an unpublished build it rebuilds the incremental models (publishing.py)."""
     versions = versions or (scoring_version(settings.project_dir), code_version(settings.project_dir))
     build_id = new_build_id()
     load_state = read_load_state(working)
+    rebuild = must_rebuild(settings) and not full_refresh
+    full_refresh = full_refresh or rebuild
     args, skipped = dbt_build_args(working, versions, full_refresh)
     patch, patch_note = patch_parameters(working, versions, as_of, full_refresh)
+    if rebuild:
+        patch_note = UNPUBLISHED_NOTE
     return BuildPlan(
         build_id=build_id,
         as_of=as_of,
@@ -231,7 +246,7 @@ def plan_build(
 
 
 def save_plan(settings: Settings, plan: BuildPlan) -> None:
-    """Write the plan beside the working copy (removed with the stage markers when the copy is next
+    """Write the plan beside the pipeline database (removed with the stage markers when the copy is next
     written)."""
     state = plan.load_state
     build_plan_path(settings).write_text(
@@ -247,7 +262,7 @@ def save_plan(settings: Settings, plan: BuildPlan) -> None:
 
 
 def saved_load(settings: Settings, build_id: str) -> tuple[tuple[str, str], LoadState] | None:
-    """The versions and load state the plan of build_id saved, if the working copy holds that plan."""
+    """The versions and load state the plan of build_id saved, if the pipeline database holds that plan."""
     path = build_plan_path(settings)
     if not path.exists():
         return None
@@ -323,7 +338,10 @@ def build(
             changed_lead_count(working.warehouse_path) if plan.patches else None
         )
         report("build: publishing")
+        started = time.monotonic()
         summary.published_path = publish_audited(settings, build_id, as_of)
+        size = summary.published_path.stat().st_size / 2**20
+        summary.publish_cost = f"{size:,.1f} MiB, exported and swapped in {time.monotonic() - started:.1f} s"
         summary.warehouse_path = settings.warehouse_path
     return summary
 
@@ -371,18 +389,20 @@ def build_vars(as_of: date, build_id: str, scoring: str) -> dict[str, str]:
 
 
 def publish_audited(settings: Settings, build_id: str, as_of: date) -> Path:
-    """Publish the audited working copy: drop the tables of dbt's test failures (never served), record the
-    run (the next build's drift reference) with the (scoring, code) versions it was built with and what it
-    read of the raw layer, from the build's saved plan (save_plan), then replace the served file atomically.
-    Without that plan the versions are read now and the load state is unknown (the next build then rebuilds
-    the lead tables rather than patch them). Refused unless the build passed every dbt test and quality
-    expectation."""
+    """Publish the audited build of the pipeline database: record the raw layer's row counts (the next
+    build's shrink reference, publish_guards) and the run (the next build's drift reference) with the
+    (scoring, code) versions it was built with and what it read of the raw layer, from the build's saved
+    plan (save_plan); then export the served relations into a new file that replaces the served one
+    atomically. Without that plan the versions are read now and the load state is unknown (the next build
+    then rebuilds the lead tables rather than patch them). A crash after the records and before the served
+    file is replaced leaves the dirty marker: the next build restores the audit trail from the served file
+    (publishing.start_build). Refused unless the build passed every dbt test and quality expectation."""
     ensure_passed(settings, build_id)
-    drop_test_failures(working_path(settings))
     versions, load_state = saved_load(settings, build_id) or (None, None)
     scoring, code = versions or (scoring_version(settings.project_dir), code_version(settings.project_dir))
+    record_raw_layer(pipeline_path(settings))
     record_published_run(
-        working_path(settings),
+        pipeline_path(settings),
         build_id,
         as_of.isoformat(),
         scoring_version=scoring,
@@ -465,9 +485,10 @@ def describe_seed_reference(seeds: list[str], changed_seeds: set[str] | None) ->
 
 def seed_changes(settings: Settings, failures: list[TestFailure]) -> set[str] | None:
     """Which seeds read by failed tests across seeds hold other rows than in the served file (the last
-    published build): the working copy has the seeds this build loaded. None when nothing is published."""
+    published build): the pipeline database has the seeds this build loaded. None when nothing is
+    published."""
     seeds = sorted({seed for failure in failures if len(failure.seeds) > 1 for seed in failure.seeds})
-    served, working = settings.warehouse_path, working_path(settings)
+    served, working = settings.warehouse_path, pipeline_path(settings)
     if not seeds or not served.exists() or not working.exists():
         return None
     changed = set()

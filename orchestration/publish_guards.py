@@ -2,8 +2,9 @@
 
 The dbt tests and the Great Expectations suites check that the marts agree with the raw layer and the point
 tables. A loss that is consistent passes them: an export that arrived empty or cut short, or a point-table
-edit that turns valid rows into rejects. These checks compare the working copy with the served file (the last
-published build: its raw layer, point tables and rejected rows) and block publishing when:
+edit that turns valid rows into rejects. These checks compare the pipeline database with the served file (the
+last published build: the raw row counts it recorded, its point tables and rejected rows) and block publishing
+when:
 
 * **raw row counts**: a raw table lost more than LEADSCORE_MAX_SHRINK of its rows (default 0.25, a quarter)
   and no load since was made with `leadscore load --allow-shrink`;
@@ -26,7 +27,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.publishing import quoted_path
-from orchestration.quality import SUITES, Outcome
+from orchestration.quality import RAW_LAYER_TABLE, SUITES, Outcome
 from orchestration.settings import LOAD_LOG_TABLE, RAW_SCHEMA, RAW_TABLES
 
 _TITLES = {suite.key: suite.title for suite in SUITES}
@@ -36,6 +37,7 @@ ROW_COUNTS, SEED_VALUES, REJECTED_SHARE = (
     _TITLES["rejected_share"],
 )
 SHOWN_VALUES = 5
+RAW_LAYER_NAME = RAW_LAYER_TABLE.split(".")[1]
 
 
 def _env_float(name: str, default: float) -> float:
@@ -101,8 +103,8 @@ REFERENCES_BY_REASON = {reference.reason: reference for reference in SEED_REFERE
 def check_against_published(
     working: Path, served: Path, bounds: GuardBounds | None = None, accept_rejects: bool = False
 ) -> list[Outcome]:
-    """Every guard's outcome for the working copy against the served file (empty when nothing is published
-    yet). Read-only on both files."""
+    """Every guard's outcome for the pipeline database against the served file (empty when nothing is
+    published yet). Read-only on both files."""
     if not served.exists():
         return []
     bounds = bounds or GuardBounds()
@@ -138,7 +140,13 @@ def _database(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def raw_counts(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, int]:
-    """Rows of each raw table of an attached database (0 for a missing table)."""
+    """Rows of each raw table of an attached database (0 for a missing table). The served file ("published")
+    has no raw layer: its counts are those the published build recorded (quality.record_raw_layer)."""
+    if database == "published" and _has_table(con, database, "audit", RAW_LAYER_NAME):
+        recorded = dict(
+            con.execute(f'select raw_table, row_count from "{database}".{RAW_LAYER_TABLE}').fetchall()
+        )
+        return {table: int(recorded.get(table, 0)) for table in RAW_TABLES}
     return {
         table: con.execute(f'select count(*) from "{database}"."{RAW_SCHEMA}"."{table}"').fetchone()[0]
         if _has_table(con, database, RAW_SCHEMA, table)
@@ -158,11 +166,12 @@ def shrink_allowed(con: duckdb.DuckDBPyConnection) -> bool:
     working = _database(con)
     if not _has_table(con, working, RAW_SCHEMA, LOAD_LOG_TABLE):
         return False
-    published_since = (
-        f'(select max(loaded_at) from published."{RAW_SCHEMA}"."{LOAD_LOG_TABLE}")'
-        if _has_table(con, "published", RAW_SCHEMA, LOAD_LOG_TABLE)
-        else "null"
-    )
+    if _has_table(con, "published", "audit", RAW_LAYER_NAME):
+        published_since = f"(select max(last_loaded_at) from published.{RAW_LAYER_TABLE})"
+    elif _has_table(con, "published", RAW_SCHEMA, LOAD_LOG_TABLE):  # a served file of the earlier layout
+        published_since = f'(select max(loaded_at) from published."{RAW_SCHEMA}"."{LOAD_LOG_TABLE}")'
+    else:
+        published_since = "null"
     return bool(
         con.execute(
             f'select coalesce(bool_or(allow_shrink), false) from "{RAW_SCHEMA}"."{LOAD_LOG_TABLE}"'

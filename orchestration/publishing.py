@@ -1,12 +1,29 @@
-"""Write, audit, publish: every write goes to a working copy of the warehouse file; only a build whose checks
-all passed replaces the served file, atomically.
+"""Write, audit, publish with two DuckDB files: the pipeline's own database and the small file BI reads.
 
-BI tools open the served file read-only. DuckDB allows one writing process or many reading processes,
-never both, so nothing here ever opens the served file for writing: `leadscore load` stages raw data into
-the working copy (made from the served file), `leadscore build` builds and tests there, and `publish` moves
-the working copy onto the served path with one `os.replace` (atomic on POSIX within a folder). A reader
-that had the old file open keeps reading the old, complete build; a new reader sees the new, complete build;
-a build that fails its checks, or is killed, never replaces anything.
+* **The pipeline database** (`<name>.pipeline.duckdb` beside the served `<name>.duckdb`, pipeline_path) holds
+  everything `leadscore load` and dbt write: the raw layer, staging views, intermediate and incremental state,
+  the marts, the score history, the stored test failures and the audit trail. It is the file dbt works in,
+  written in place (never copied per build), and no BI tool opens it: it holds every raw email.
+* **The served file** (LEADSCORE_DUCKDB_PATH) holds only what BI reads (SERVED_SCHEMAS): the marts (rejected
+  rows name file and line, never a raw row's fields), the score history, the point tables and the audit
+  trail of published runs. Nothing ever opens it for writing: a publish EXPORTS those relations from the
+  pipeline database, with their table and column comments, into a new file `<served>.publishing` and moves
+  it onto the served path with one `os.replace` (atomic on POSIX within a folder). A reader that had the old
+  file open keeps reading the old, complete build; a new reader sees the new, complete build. What a publish
+  writes is the size of the marts and the history, not of the raw data.
+
+A build that fails its checks, or is killed, publishes nothing; it leaves its outputs in the pipeline
+database, marked by the dirty marker (removed only by a publish). The next build then (start_build):
+
+1. restores the served state the pipeline continues from (RESTORED_SCHEMAS: the score history, the CRM change
+   log and the audit of published runs) from the served file, so no row of the unpublished build (history
+   rows, a recorded run) is ever carried into a later publish;
+2. rebuilds every incremental model from the raw layer (dbt --full-refresh; the history models are never
+   rebuilt, they were restored), because a killed dbt may have left an incremental model half-way; a
+   rebuild costs one full build, once, after a failure.
+
+The raw layer is not an output of a build: a load writes it straight into the pipeline database (staged in
+`raw._loading_*` tables and swapped in all or nothing), and it stays there whatever the next build does.
 """
 
 from __future__ import annotations
@@ -29,20 +46,43 @@ import duckdb
 from orchestration.settings import RAW_SCHEMA, STAGING_PREFIX, Settings
 
 # The schema where dbt stores the rows each data test failed on (store_failures): evidence for the build's
-# error message, never served (dropped from the working copy before it is published).
+# error message, kept in the pipeline database, never served.
 TEST_FAILURES_SCHEMA = "dbt_test__audit"
 
+# What the served file holds: every table and view of these schemas of the pipeline database (views are
+# served as tables: the served file has nothing they could read from). Everything else (raw, staging,
+# intermediate, the test failures) stays in the pipeline database.
+SERVED_SCHEMAS: tuple[str, ...] = ("marts", "history", "point_tables", "audit")
+# And these relations of other schemas, under the same names: the lead x score date pairs a backtest measured
+# (no personal field), which the semantic layer's conversion rate is defined on (`mf query` on the served
+# file, docs/bi.md).
+SERVED_RELATIONS: tuple[str, ...] = ("intermediate.int_backtest_observations",)
 
-# How long a writer waits for another process to close the working copy (a dbt child that is being killed
-# with its parent) before saying who holds it: LEADSCORE_IN_USE_WAIT_SECONDS, default 10.
+# The served state a build continues from (incremental, never rebuilt): restored from the served file into the
+# pipeline database after a build that was not published, so that none of its rows is ever published later.
+RESTORED_SCHEMAS: tuple[str, ...] = ("history", "audit")
+
+
+# How long a writer waits for another process to close the pipeline database (a dbt child that is being
+# killed with its parent) before saying who holds it: LEADSCORE_IN_USE_WAIT_SECONDS, default 10.
 def in_use_wait_seconds() -> float:
     return float(os.environ.get("LEADSCORE_IN_USE_WAIT_SECONDS", "10"))
 
 
-def working_path(settings: Settings) -> Path:
-    """The working copy beside the served file (same folder, so the final rename is atomic)."""
+def pipeline_path(settings: Settings) -> Path:
+    """The pipeline's own database beside the served file: leadscore.duckdb -> leadscore.pipeline.duckdb."""
     served = settings.warehouse_path
-    return served.with_name(served.name + ".building")
+    return served.with_name(f"{served.stem}.pipeline{served.suffix or '.duckdb'}")
+
+
+def publishing_path(settings: Settings) -> Path:
+    """The new served file while a publish writes it (same folder, so the final rename is atomic)."""
+    served = settings.warehouse_path
+    return served.with_name(served.name + ".publishing")
+
+
+def _sibling(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
 
 
 def lock_path(settings: Settings) -> Path:
@@ -133,11 +173,14 @@ def _sweep_scratch(root: Path) -> None:
 
 
 def sweep_leftovers(settings: Settings) -> None:
-    """What a killed writer leaves beside the working copy: a half-copied `.partial` file, DuckDB's spill
-    folder (`.tmp`, can be tens of GB), scratch folders of dead processes. Call with the writer lock held."""
-    working = working_path(settings)
-    working.with_name(working.name + ".partial").unlink(missing_ok=True)
-    shutil.rmtree(working.with_name(working.name + ".tmp"), ignore_errors=True)
+    """What a killed writer leaves: a half-written `.publishing` file (and its WAL), a half-copied pipeline
+    database (`.partial`, when adopting the earlier layout), DuckDB's spill folders
+    (`.tmp`, can be tens of GB), scratch folders of dead processes. Call with the writer lock held."""
+    publishing = publishing_path(settings)
+    for leftover in (publishing, _sibling(publishing, ".wal"), _sibling(pipeline_path(settings), ".partial")):
+        leftover.unlink(missing_ok=True)
+    for database in (pipeline_path(settings), publishing):
+        shutil.rmtree(_sibling(database, ".tmp"), ignore_errors=True)
     _sweep_scratch(scratch_root(settings))
 
 
@@ -196,38 +239,87 @@ def ensure_not_in_use(path: Path, wait_seconds: float | None = None) -> None:
 
 
 def dirty_marker(settings: Settings) -> Path:
-    """Exists while the working copy holds a build not yet published (running, failed or killed)."""
-    working = working_path(settings)
-    return working.with_name(working.name + ".dirty")
+    """Exists while the pipeline database holds a build not yet published (running, failed or killed)."""
+    return _sibling(pipeline_path(settings), ".dirty")
 
 
-def prepare_working_copy(settings: Settings) -> Path:
-    """The working copy to write into. A pending copy that only holds a staged raw layer (`leadscore load`)
-    is kept. A copy that a build touched without publishing (failed checks, killed) is rebuilt as the
-    served file plus that copy's raw layer, so no state from an unpublished build (score history rows,
-    tables) ever reaches a later publish. Without a pending copy: a fresh copy of the served file (so raw
-    data, history and the audit trail carry over), else a new file."""
-    working = working_path(settings)
+def demo_marker(settings: Settings) -> Path:
+    """Exists while the pipeline database's raw layer is demo data Dagster loaded (RawSourceResource.demo);
+    any other load removes it. Dagster loads demo data only into an empty warehouse or over demo data."""
+    return _sibling(pipeline_path(settings), ".demo-data")
+
+
+def rebuild_marker(settings: Settings) -> Path:
+    """Exists from the start of a build that found an unpublished build's outputs (start_build) until a
+    publish: every build until then rebuilds the incremental models (pipeline.plan_build)."""
+    return _sibling(pipeline_path(settings), ".rebuild")
+
+
+def must_rebuild(settings: Settings) -> bool:
+    """Whether the next build must rebuild the incremental models (an unpublished build came before it)."""
+    return rebuild_marker(settings).exists()
+
+
+def prepare_pipeline(settings: Settings) -> Path:
+    """The pipeline database to write into (created on first use), with the staging tables of a killed load
+    dropped. A served file of the earlier layout (one file holding everything) becomes the pipeline database
+    once: it is copied, and the next publish replaces it with a served file of the served relations only.
+    A served file without its pipeline database (deleted, or the folder moved without it) gives a new one
+    its score history and audit trail, so that the next publish keeps them."""
+    pipeline = pipeline_path(settings)
     _clear_stages(settings)  # whoever writes next invalidates what the last build passed
-    ensure_not_in_use(working)
-    if working.exists() and dirty_marker(settings).exists():
-        _reset_keeping_raw_layer(settings)
-    if working.exists():
-        drop_staging_tables(working)
-        return working
-    served = settings.warehouse_path
-    if served.exists():
-        partial = working.with_name(working.name + ".partial")
+    if not pipeline.exists():
+        _adopt_earlier_layout(settings)
+    if not pipeline.exists() and settings.warehouse_path.exists():
+        restore_served_state(settings)
+    ensure_not_in_use(pipeline)
+    if pipeline.exists():
+        drop_staging_tables(pipeline)
+    return pipeline
+
+
+def _adopt_earlier_layout(settings: Settings) -> None:
+    """Before the pipeline database existed, a build wrote a `<served>.building` copy of the served file and
+    published it whole: take a pending copy (its staged raw layer, dirty or not) or else the served file
+    itself, when it holds a raw layer, as the pipeline database."""
+    served, pipeline = settings.warehouse_path, pipeline_path(settings)
+    building = _sibling(served, ".building")
+    if building.exists():
+        if _sibling(building, ".dirty").exists() or _sibling(building, ".wal").exists():
+            dirty_marker(settings).touch()
+        if _sibling(building, ".wal").exists():
+            os.replace(_sibling(building, ".wal"), _sibling(pipeline, ".wal"))
+        os.replace(building, pipeline)
+        for suffix in (".dirty", ".built", ".audited", ".plan.json"):
+            _sibling(building, suffix).unlink(missing_ok=True)
+        return
+    if served.exists() and _has_schema(served, RAW_SCHEMA):
+        partial = _sibling(pipeline, ".partial")
         shutil.copyfile(served, partial)
-        os.replace(partial, working)
-    return working
+        os.replace(partial, pipeline)
+
+
+def _has_schema(path: Path, schema: str) -> bool:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return bool(
+            con.execute(
+                "select count(*) from duckdb_schemas() where database_name = current_database()"
+                " and schema_name = ?",
+                [schema],
+            ).fetchone()[0]
+        )
 
 
 def start_build(settings: Settings) -> Path:
-    """The working copy a build writes into, marked dirty until it is published."""
-    working = prepare_working_copy(settings)
+    """The pipeline database a build writes into, marked dirty until the build is published. After an
+    unpublished build (the dirty marker still there), the served state is restored first and the build is
+    marked to rebuild the incremental models (rebuild_marker)."""
+    pipeline = prepare_pipeline(settings)
+    if dirty_marker(settings).exists() and pipeline.exists():
+        restore_served_state(settings)
+        rebuild_marker(settings).touch()
     dirty_marker(settings).touch()
-    return working
+    return pipeline
 
 
 STAGES = ("built", "audited")
@@ -236,26 +328,25 @@ STAGES = ("built", "audited")
 def _stage_marker(settings: Settings, stage: str) -> Path:
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-    working = working_path(settings)
-    return working.with_name(f"{working.name}.{stage}")
+    return _sibling(pipeline_path(settings), f".{stage}")
 
 
 def mark_passed(settings: Settings, stage: str, build_id: str) -> None:
-    """Record that the working copy's build passed a stage: `built` (dbt build, every dbt test) or `audited`
-    (every quality expectation). Steps may run in different processes (Dagster), so this is a file."""
+    """Record that the pipeline database's build passed a stage: `built` (dbt build, every dbt test) or
+    `audited` (every quality expectation). Steps may run in different processes (Dagster), so this is a
+    file."""
     _stage_marker(settings, stage).write_text(build_id)
 
 
 def passed_build(settings: Settings, stage: str) -> str | None:
-    """The build id that passed the stage in the working copy, if any."""
+    """The build id that passed the stage in the pipeline database, if any."""
     marker = _stage_marker(settings, stage)
     return marker.read_text().strip() if marker.exists() else None
 
 
 def build_plan_path(settings: Settings) -> Path:
-    """What the working copy's build planned (pipeline.save_plan); cleared with the stage markers."""
-    working = working_path(settings)
-    return working.with_name(f"{working.name}.plan.json")
+    """What the pipeline database's build planned (pipeline.save_plan); cleared with the stage markers."""
+    return _sibling(pipeline_path(settings), ".plan.json")
 
 
 def _clear_stages(settings: Settings) -> None:
@@ -264,39 +355,80 @@ def _clear_stages(settings: Settings) -> None:
     build_plan_path(settings).unlink(missing_ok=True)
 
 
-def _reset_keeping_raw_layer(settings: Settings) -> None:
-    """Replace a dirty working copy by a copy of the served file with the dirty copy's raw tables."""
-    working, served = working_path(settings), settings.warehouse_path
-    partial = working.with_name(working.name + ".partial")
-    partial.unlink(missing_ok=True)
-    if served.exists():
-        shutil.copyfile(served, partial)
-    con = duckdb.connect()
+def restore_served_state(settings: Settings) -> None:
+    """Replace the pipeline database's RESTORED_SCHEMAS by the served file's (dropped when nothing is
+    served yet): an unpublished build's history rows and recorded runs are gone."""
+    pipeline, served = pipeline_path(settings), settings.warehouse_path
+    con = duckdb.connect(str(pipeline))
     try:
-        # A killed build may have left a WAL: a read-only attach replays it in memory, never on disk.
-        con.execute(f"ATTACH '{quoted_path(partial)}' AS fresh")
-        con.execute(f"ATTACH '{quoted_path(working)}' AS pending (READ_ONLY)")
-        # The raw layer only: a killed load's staging tables (raw._loading_*) are not carried.
-        tables = [
-            name
-            for (name,) in con.execute(
-                "select table_name from duckdb_tables() where database_name = 'pending' and schema_name = ?",
-                [RAW_SCHEMA],
-            ).fetchall()
-            if not name.startswith(STAGING_PREFIX)
-        ]
-        con.execute(f'create schema if not exists fresh."{RAW_SCHEMA}"')
-        for table in tables:
-            con.execute(
-                f'create or replace table fresh."{RAW_SCHEMA}"."{table}"'
-                f' as select * from pending."{RAW_SCHEMA}"."{table}"'
-            )
+        for schema in RESTORED_SCHEMAS:
+            con.execute(f'drop schema if exists "{schema}" cascade')
+        if served.exists():
+            con.execute(f"attach '{quoted_path(served)}' as served (read_only)")
+            copy_relations(con, "served", _database_name(con), RESTORED_SCHEMAS)
     finally:
         con.close()
-    # The old copy's WAL must not be replayed onto the new file.
-    working.with_name(working.name + ".wal").unlink(missing_ok=True)
-    os.replace(partial, working)
-    dirty_marker(settings).unlink(missing_ok=True)
+
+
+def _database_name(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("select current_database()").fetchone()[0]
+
+
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def copy_relations(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    target: str,
+    schemas: tuple[str, ...],
+    relations: tuple[str, ...] = (),
+) -> list[str]:
+    """Copy every table and view of the schemas, and the relations named schema.name, from the attached
+    database source into target, as tables (a table keeps its DDL: column types, keys, not-null
+    constraints) with their table and column comments. Returns the relations copied, schema.name."""
+    copied = []
+    found = con.execute(
+        """
+        select * from (
+            select schema_name, table_name as name, sql, comment, false as is_view from duckdb_tables()
+            where database_name = $db
+            union all
+            select schema_name, view_name, null, comment, true from duckdb_views()
+            where database_name = $db and not internal
+        )
+        where list_contains($schemas, schema_name) or list_contains($relations, schema_name || '.' || name)
+        order by 1, 2
+        """,
+        {"db": source, "schemas": list(schemas), "relations": list(relations)},
+    ).fetchall()
+    src, dst = _identifier(source), _identifier(target)
+    for schema, name, ddl, comment, is_view in found:
+        qualified = f"{_identifier(schema)}.{_identifier(name)}"
+        con.execute(f"create schema if not exists {dst}.{_identifier(schema)}")
+        if is_view:
+            con.execute(f"create table {dst}.{qualified} as select * from {src}.{qualified}")
+        else:
+            con.execute(f"use {dst}")
+            con.execute(ddl)
+            con.execute(f"insert into {dst}.{qualified} select * from {src}.{qualified}")
+        if comment:
+            con.execute(f"comment on table {dst}.{qualified} is {_literal(comment)}")
+        for column, column_comment in con.execute(
+            "select column_name, comment from duckdb_columns() where database_name = ? and schema_name = ?"
+            " and table_name = ? and comment is not null",
+            [source, schema, name],
+        ).fetchall():
+            con.execute(
+                f"comment on column {dst}.{qualified}.{_identifier(column)} is {_literal(column_comment)}"
+            )
+        copied.append(f"{schema}.{name}")
+    return copied
 
 
 def staging_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -311,22 +443,15 @@ def staging_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
-def drop_staging_tables(working: Path) -> None:
-    """Drop the staging tables a killed `leadscore load` left in the working copy (rows of an export that
-    was never loaded, emails included): nothing of them may reach a publish."""
-    with duckdb.connect(str(working), read_only=True) as con:
+def drop_staging_tables(pipeline: Path) -> None:
+    """Drop the staging tables a killed `leadscore load` left in the pipeline database (rows of an export
+    that was never loaded): no build may read them."""
+    with duckdb.connect(str(pipeline), read_only=True) as con:
         leftovers = staging_tables(con)
     if leftovers:
-        with duckdb.connect(str(working)) as con:
+        with duckdb.connect(str(pipeline)) as con:
             for name in leftovers:
                 con.execute(f'drop table if exists "{RAW_SCHEMA}"."{name}"')
-
-
-def drop_test_failures(working: Path) -> None:
-    """Drop the tables of the rows dbt tests failed on (all empty in a build that passed) from the working
-    copy before it is published: test evidence is not what BI tools read."""
-    with duckdb.connect(str(working)) as con:
-        con.execute(f'drop schema if exists "{TEST_FAILURES_SCHEMA}" cascade')
 
 
 def quoted_path(path: Path) -> str:
@@ -335,35 +460,56 @@ def quoted_path(path: Path) -> str:
 
 
 class NotAuditedError(RuntimeError):
-    """The working copy's build has not passed every stage: it must not be published."""
+    """The pipeline database's build has not passed every stage: it must not be published."""
 
 
 def ensure_passed(settings: Settings, build_id: str) -> None:
-    """Raise NotAuditedError unless build_id passed every stage in the working copy."""
+    """Raise NotAuditedError unless build_id passed every stage in the pipeline database."""
     for stage in STAGES:
         if passed_build(settings, stage) != build_id:
             raise NotAuditedError(
-                f"build {build_id} has not passed the {stage} stage in {working_path(settings)}: "
+                f"build {build_id} has not passed the {stage} stage in {pipeline_path(settings)}: "
                 "not publishing it"
             )
 
 
+def export_served(pipeline: Path, destination: Path) -> list[str]:
+    """Write a new DuckDB file holding the served relations of the pipeline database (SERVED_SCHEMAS,
+    SERVED_RELATIONS); return them. The pipeline database is only read."""
+    for leftover in (destination, _sibling(destination, ".wal")):
+        leftover.unlink(missing_ok=True)
+    con = duckdb.connect(str(destination))
+    try:
+        con.execute(f"set memory_limit = {_literal(os.environ.get('LEADSCORE_DUCKDB_MEMORY', '5GB'))}")
+        con.execute(f"set temp_directory = {_literal(str(_sibling(destination, '.tmp')))}")
+        con.execute(f"attach '{quoted_path(pipeline)}' as pipeline (read_only)")
+        copied = copy_relations(con, "pipeline", _database_name(con), SERVED_SCHEMAS, SERVED_RELATIONS)
+        con.execute("detach pipeline")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    shutil.rmtree(_sibling(destination, ".tmp"), ignore_errors=True)
+    return copied
+
+
 def publish(settings: Settings, build_id: str) -> Path:
-    """Atomically replace the served file with the audited working copy of build_id; return the served path.
-    Refuse unless that build passed both the dbt build and the audit."""
+    """Export the served relations of the audited build_id into a new file and move it atomically onto the
+    served path; return the served path. Refuse unless that build passed both the dbt build and the audit."""
     ensure_passed(settings, build_id)
-    working = working_path(settings)
-    wal = working.with_name(working.name + ".wal")
+    staged = publishing_path(settings)
+    export_served(pipeline_path(settings), staged)
+    wal = _sibling(staged, ".wal")
     if wal.exists():
-        raise RuntimeError(f"{wal} exists: the working copy was not closed cleanly; not publishing it")
-    with working.open("rb") as handle:
+        raise RuntimeError(f"{wal} exists: {staged} was not closed cleanly; not publishing it")
+    with staged.open("rb") as handle:
         os.fsync(handle.fileno())
-    os.replace(working, settings.warehouse_path)
-    _clear_stages(settings)
-    dirty_marker(settings).unlink(missing_ok=True)
+    os.replace(staged, settings.warehouse_path)
     directory = os.open(settings.warehouse_path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
         os.close(directory)
+    _clear_stages(settings)
+    rebuild_marker(settings).unlink(missing_ok=True)
+    dirty_marker(settings).unlink(missing_ok=True)
     return settings.warehouse_path

@@ -20,6 +20,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from orchestration.settings import LOAD_LOG_TABLE, RAW_SCHEMA, RAW_TABLES
+
 AUDIT_TABLE = "audit.published_runs"
 EPSILON = 1e-9
 
@@ -470,6 +472,11 @@ def record_published_run(
         con.execute(f"alter table {AUDIT_TABLE} add column if not exists loaded_through timestamp")
         con.execute(f"alter table {AUDIT_TABLE} add column if not exists loaded_rows bigint")
         con.execute(
+            f"comment on table {AUDIT_TABLE} is 'Every published build: its mean score and MQL share"
+            " (the drift reference of the next build), point-table and code versions, what it read of raw"
+            " data.'"
+        )
+        con.execute(
             f"""
             insert into {AUDIT_TABLE}
                 (build_id, as_of_date, lead_count, mean_score, mql_share, published_at, scoring_version,
@@ -480,6 +487,46 @@ def record_published_run(
             from marts.lead_scores
             """,
             [build_id, as_of, scoring_version or None, code_version or None, loaded_through, loaded_rows],
+        )
+
+
+RAW_LAYER_TABLE = "audit.published_raw_layer"
+
+
+def record_raw_layer(warehouse: Path) -> None:
+    """Remember the raw layer a published build read: rows per raw table and the last load's time
+    (raw.load_log). The served file has no raw layer: the next build's checks against the last published
+    build (publish_guards) read these counts from it."""
+    with duckdb.connect(str(warehouse)) as con:
+        present = {
+            name
+            for (name,) in con.execute(
+                "select table_name from duckdb_tables() where database_name = current_database()"
+                " and schema_name = ?",
+                [RAW_SCHEMA],
+            ).fetchall()
+        }
+        last_load = (
+            f'(select max(loaded_at) from "{RAW_SCHEMA}"."{LOAD_LOG_TABLE}")'
+            if LOAD_LOG_TABLE in present
+            else "cast(null as timestamp)"
+        )
+        counts = (
+            " union all ".join(
+                f'select \'{table}\' as raw_table, count(*) as row_count from "{RAW_SCHEMA}"."{table}"'
+                for table in RAW_TABLES
+                if table in present
+            )
+            or "select cast(null as varchar) as raw_table, cast(0 as bigint) as row_count where false"
+        )
+        con.execute("create schema if not exists audit")
+        con.execute(
+            f"create or replace table {RAW_LAYER_TABLE} as"
+            f" select raw_table, row_count, {last_load} as last_loaded_at from ({counts})"
+        )
+        con.execute(
+            f"comment on table {RAW_LAYER_TABLE} is 'The raw layer the last published build read: rows per"
+            " raw table and the time of the last load (the next build compares its raw layer with it).'"
         )
 
 

@@ -2,7 +2,7 @@
 
 `leadscore impact` scores the same raw data with two sets of point tables, `leadscore calibrate` with proposed
 ones: each side gets its own copy of the project (with its own seeds and dbt target folder) and its own
-warehouse file, filled with a copy of the raw layer. The served warehouse is only ever opened read-only.
+warehouse file, filled with a copy of the raw layer. The pipeline database is only ever opened read-only.
 
 Scoring a sandbox fills the score history for a few past dates first (`dbt run` of the models the history
 needs, as of each date: no tests, the final build runs them all), then runs one `dbt build` as of the final
@@ -98,7 +98,8 @@ def write_seed_files(sandbox: Sandbox, seed_files: Mapping[str, bytes]) -> None:
 
 
 def copy_raw_layer(sandbox: Sandbox, served_warehouse: Path) -> dict[str, int]:
-    """Copy the raw tables of the served warehouse (opened read-only) into the sandbox's warehouse."""
+    """Copy the raw tables of a warehouse's pipeline database (opened read-only; publishing.pipeline_path)
+    into the sandbox's warehouse."""
     if not served_warehouse.exists():
         raise SandboxError(
             f"no warehouse at {served_warehouse}: run `leadscore load` and `leadscore build` first, "

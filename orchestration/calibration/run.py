@@ -20,6 +20,7 @@ from orchestration.calibration.features import Design, encode
 from orchestration.calibration.model import Fitted, fit, hashed_holdout, roc_auc
 from orchestration.calibration.proposal import Proposal, describe_changes, propose, read_seeds
 from orchestration.calibration.report import render_report
+from orchestration.publishing import pipeline_path
 from orchestration.quality import DriftBounds
 from orchestration.sandbox import Sandbox, copy_raw_layer, create_sandbox, load_raw_folder, score
 from orchestration.settings import Settings
@@ -107,7 +108,7 @@ def _scored_sandbox(
     if options.data_dir is not None:
         load_raw_folder(sandbox, options.data_dir)
     else:
-        copy_raw_layer(sandbox, settings.warehouse_path)
+        copy_raw_layer(sandbox, pipeline_path(settings))
     progress(
         f"backtest: scoring {len(options.dates)} past dates with the current tables, observed {options.as_of}"
     )

@@ -46,10 +46,11 @@ from orchestration.pipeline import (
 )
 from orchestration.publishing import (
     NotAuditedError,
+    demo_marker,
     mark_passed,
-    prepare_working_copy,
+    pipeline_path,
+    prepare_pipeline,
     start_build,
-    working_path,
     writer_lock,
 )
 from orchestration.seed_check import SeedError, check_seeds
@@ -101,7 +102,7 @@ class BuildConfig(Config):
             key,
             group_name="raw",
             description=f"Raw {table} as exported (text columns and file/line lineage), loaded all or "
-            "nothing into the warehouse's working copy.",
+            "nothing into the pipeline database (never served).",
             kinds={"duckdb"},
         )
         for table, key in RAW_KEYS.items()
@@ -111,19 +112,23 @@ class BuildConfig(Config):
 def raw_layer(
     context: AssetExecutionContext, warehouse: WarehouseResource, raw_source: RawSourceResource
 ) -> Iterator[MaterializeResult]:
-    """Load the raw layer (the export folder, or fresh demo data) into the working copy: in full, or
+    """Load the raw layer (the export folder, or fresh demo data) into the pipeline database: in full, or
     appended when the source is an incremental export (raw_source.append)."""
     settings = warehouse.settings()
     with writer_lock(settings):
         try:
-            source, described = raw_source.materialise(settings.warehouse_path.parent / "demo-raw")
+            source, described = raw_source.materialise(settings)
         except ValueError as exc:
             raise Failure(f"raw source: {exc}", allow_retries=False) from exc
-        working = prepare_working_copy(settings)
+        working = prepare_pipeline(settings)
         try:
             counts = load_raw(source, working, append=raw_source.append, allow_shrink=raw_source.allow_shrink)
         except RawLoadError as exc:
             raise Failure(f"load failed, nothing loaded: {exc}", allow_retries=False) from exc
+        if raw_source.source_dir:
+            demo_marker(settings).unlink(missing_ok=True)
+        else:
+            demo_marker(settings).touch()
         newest_event = newest_event_time(working)
         totals = raw_row_counts(working)
     context.log.info(f"loaded {described} into {working}")
@@ -183,7 +188,7 @@ def _dbt_environment(path: Path, dbt_vars: Mapping[str, str]) -> Iterator[list[s
 
 def build_dbt_assets(dbt_project: DbtProject) -> AssetsDefinition:
     """The dbt project as assets (seeds, staging, intermediate, marts, history); dbt tests as asset checks.
-    Same vars and same working copy as `leadscore build`."""
+    Same vars and same pipeline database as `leadscore build`."""
 
     @dbt_assets(
         manifest=dbt_project.manifest_path,
@@ -253,18 +258,19 @@ def build_published_asset(dbt_assets_def: AssetsDefinition) -> AssetsDefinition:
         group_name="publish",
         pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
-        description="The DuckDB file BI tools read (read-only): the audited working copy, moved onto the "
-        "served path with one atomic os.replace. Never written in place.",
+        description="The DuckDB file BI tools read (read-only): the served relations of the audited build "
+        "(marts, score history, point tables, audit), exported from the pipeline database into a new file "
+        "moved onto the served path with one atomic os.replace. Never written in place.",
     )
     def published_warehouse(
         context: AssetExecutionContext, warehouse: WarehouseResource
     ) -> MaterializeResult:
         settings = warehouse.settings()
         with writer_lock(settings):
-            working = working_path(settings)
-            if not working.exists():
-                raise Failure("nothing to publish: no working copy", allow_retries=False)
-            build_id, as_of, leads = built_mart(working)
+            pipeline = pipeline_path(settings)
+            if not pipeline.exists():
+                raise Failure("nothing to publish: no pipeline database", allow_retries=False)
+            build_id, as_of, leads = built_mart(pipeline)
             try:
                 path = publish_audited(settings, build_id, as_of)
             except NotAuditedError as exc:

@@ -25,8 +25,9 @@ from pydantic import Field
 
 from orchestration.defs.assets import RAW_KEYS, WAREHOUSE_POOL, built_mart
 from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.schedules import automation_running
 from orchestration.publish_guards import check_against_published
-from orchestration.publishing import mark_passed, passed_build, working_path, writer_lock
+from orchestration.publishing import mark_passed, passed_build, pipeline_path, writer_lock
 from orchestration.quality import (
     GUARD_SUITE_KEYS,
     SUITES,
@@ -80,11 +81,12 @@ def mart_key(mart: str) -> AssetKey:
 def great_expectations(
     context: AssetCheckExecutionContext, warehouse: WarehouseResource, config: QualityConfig
 ) -> Iterator[AssetCheckResult]:
-    """Validate the marts of the working copy (the build about to be published) with the GX suites; mark
-    it audited only if dbt built it and every expectation passed. Without a working copy, the served file."""
+    """Validate the marts of the pipeline database (the build about to be published) with the GX suites;
+    mark it audited only if dbt built it and every expectation passed. Without a pipeline database, the
+    served file."""
     settings = warehouse.settings()
     with writer_lock(settings):
-        working = working_path(settings)
+        working = pipeline_path(settings)
         target = working if working.exists() else settings.warehouse_path
         outcomes = validate_marts(target, bounds=config.bounds(), check_drift=not config.accept_drift)
         if target == working:
@@ -149,6 +151,8 @@ def build_freshness_checks() -> tuple[Sequence[AssetChecksDefinition], SensorDef
             freshness_checks=checks,
             minimum_interval_seconds=3600,
             name="raw_events_freshness_sensor",
-            default_status=DefaultSensorStatus.RUNNING,
+            default_status=DefaultSensorStatus.RUNNING
+            if automation_running()
+            else DefaultSensorStatus.STOPPED,
         )
     return checks, sensor

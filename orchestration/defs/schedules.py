@@ -52,12 +52,22 @@ def build_jobs() -> tuple[UnresolvedAssetJobDefinition, UnresolvedAssetJobDefini
     return refresh, rescore
 
 
+def automation_running() -> bool:
+    """LEADSCORE_START_AUTOMATION=1 starts the daily refresh schedule and the raw-events freshness sensor
+    with Dagster; otherwise they start stopped (turn them on in the UI, or set the variable), so that
+    starting `dagster dev` never launches a run by itself."""
+    return os.environ.get("LEADSCORE_START_AUTOMATION", "").strip().lower() in {"1", "true", "yes"}
+
+
 def build_refresh_schedule(refresh: UnresolvedAssetJobDefinition) -> ScheduleDefinition:
     return ScheduleDefinition(
         name="daily_refresh",
         job=refresh,
         cron_schedule=refresh_cron(),
         execution_timezone=refresh_timezone(),
-        default_status=DefaultScheduleStatus.RUNNING,
-        description="Daily refresh (LEADSCORE_REFRESH_CRON, LEADSCORE_REFRESH_TIMEZONE).",
+        default_status=DefaultScheduleStatus.RUNNING
+        if automation_running()
+        else DefaultScheduleStatus.STOPPED,
+        description="Daily refresh (LEADSCORE_REFRESH_CRON, LEADSCORE_REFRESH_TIMEZONE); stopped unless "
+        "LEADSCORE_START_AUTOMATION=1.",
     )

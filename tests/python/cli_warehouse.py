@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from conftest import Project, copy_project
+from conftest import Project, copy_project, pipeline_db
 
 
 class Warehouse:
@@ -53,6 +53,13 @@ class Warehouse:
     def records(self, sql: str) -> list[dict[str, Any]]:
         """The same, each row as a dict by column name."""
         with duckdb.connect(str(self.project.warehouse), read_only=True) as con:
+            cursor = con.execute(sql)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def pipeline_records(self, sql: str) -> list[dict[str, Any]]:
+        """Rows of a query on the pipeline database (raw layer, intermediate models), each as a dict."""
+        with duckdb.connect(str(pipeline_db(self.project.warehouse)), read_only=True) as con:
             cursor = con.execute(sql)
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

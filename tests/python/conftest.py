@@ -42,6 +42,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+def pipeline_db(warehouse: Path) -> Path:
+    """The pipeline database beside a served file: the raw layer, intermediate models, everything dbt and
+    `leadscore load` write (publishing.pipeline_path). The served file holds only the served relations."""
+    from orchestration.publishing import pipeline_path
+    from orchestration.settings import Settings
+
+    return pipeline_path(Settings(project_dir=REPO, warehouse_path=warehouse))
+
+
 @dataclass
 class Project:
     """A copy of the dbt project with its own warehouse file."""
@@ -84,14 +93,14 @@ def _fresh_project(root: Path) -> Project:
 @pytest.fixture(scope="session")
 def parsed_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """dbt's partial-parse state of the unedited project at this worker's project path, parsed once with the
-    environment a build gives dbt (the working copy's path, which the state's profile hash includes)."""
+    environment a build gives dbt (the pipeline database's path, which the state's profile hash includes)."""
     from orchestration.dbt_invocation import run_dbt
-    from orchestration.publishing import working_path
+    from orchestration.publishing import pipeline_path
     from orchestration.settings import Settings
 
     fresh = _fresh_project(_work_root(tmp_path_factory))
     served = Settings(project_dir=fresh.dir, warehouse_path=fresh.warehouse)
-    parsed = run_dbt(Settings(project_dir=fresh.dir, warehouse_path=working_path(served)), ["parse"])
+    parsed = run_dbt(Settings(project_dir=fresh.dir, warehouse_path=pipeline_path(served)), ["parse"])
     assert parsed.success, parsed.output
     state = tmp_path_factory.getbasetemp() / "parsed-state" / "partial_parse.msgpack"
     state.parent.mkdir(parents=True, exist_ok=True)

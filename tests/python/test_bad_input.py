@@ -15,7 +15,7 @@ import pytest
 
 from orchestration.settings import RAW_CONTRACT
 
-from conftest import CliRunner, Project, Published
+from conftest import CliRunner, Project, Published, pipeline_db
 from golden_data import AS_OF, write_export
 
 
@@ -117,10 +117,8 @@ def test_refused_with_a_message_a_user_can_act_on(
         assert fragment in refused.stderr, refused.stderr
     if command[0] == "load":
         assert "nothing loaded" in refused.stderr
-        assert not project.warehouse.with_name(project.warehouse.name + ".building").exists() or not list(
-            duckdb.connect(
-                str(project.warehouse.with_name(project.warehouse.name + ".building")), read_only=True
-            )
+        assert not pipeline_db(project.warehouse).exists() or not list(
+            duckdb.connect(str(pipeline_db(project.warehouse)), read_only=True)
             .execute("select table_name from duckdb_tables() where schema_name = 'raw'")
             .fetchall()
         ), "a refused first load left raw tables"
@@ -248,14 +246,16 @@ def test_an_export_that_shrank_blocks_publishing_until_loaded_with_allow_shrink(
         "bound (LEADSCORE_MAX_SHRINK)"
     ) in blocked.stderr, blocked.stderr
     assert "leadscore load --allow-shrink" in blocked.stderr
-    assert served_rows(served, "select count(*) from raw.orders") == [(3,)]
+    # The served file keeps the raw row counts of the last published build (it has no raw layer itself).
+    published_orders = "select row_count from audit.published_raw_layer where raw_table = 'orders'"
+    assert served_rows(served, published_orders) == [(3,)]
+    assert served_rows(pipeline_db(served), "select count(*) from raw.orders") == [(1,)]
 
     leadscore("load", "--allow-shrink", str(cut))
     leadscore("build", "--as-of", AS_OF)
-    assert served_rows(served, "select count(*) from raw.orders") == [(1,)]
-    assert served_rows(served, "select allow_shrink from raw.load_log order by loaded_at desc limit 1") == [
-        (True,)
-    ]
+    assert served_rows(served, published_orders) == [(1,)]
+    last_load = "select allow_shrink from raw.load_log order by loaded_at desc limit 1"
+    assert served_rows(pipeline_db(served), last_load) == [(True,)]
 
 
 @pytest.mark.parametrize(
@@ -351,7 +351,8 @@ def test_values_not_in_the_contracts_form_are_rejected_not_coerced(
             assert scored.get(lead_id) == country and lead_id not in rejected, (lead_id, scored, rejected)
     amounts = dict(
         served_rows(
-            served, "select order_id, amount from intermediate.int_orders_validated where order_id like 'P%'"
+            pipeline_db(served),
+            "select order_id, amount from intermediate.int_orders_validated where order_id like 'P%'",
         )
     )
     for order_id, (_, reason) in COERCION_ORDERS.items():

@@ -140,10 +140,12 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     )
     warehouse.leadscore("build", "--as-of", DAY_TWO)
     s.exports["personal"] = warehouse.export("--full", name="personal.csv")
-    s.emails = {r["lead_id"]: r["email"] for r in warehouse.records("select lead_id, email from raw.leads")}
+    s.emails = {
+        r["lead_id"]: r["email"] for r in warehouse.pipeline_records("select lead_id, email from raw.leads")
+    }
 
     # The warehouse rebuilt from scratch: the watermark is not this warehouse's any more.
-    for path in warehouse.project.warehouse.parent.glob("leadscore.duckdb*"):
+    for path in warehouse.project.warehouse.parent.glob("leadscore.*"):  # the pipeline database too
         if not path.name.endswith((".crm-export.json", ".crm-export.json.lock")):
             path.unlink()
     warehouse.leadscore("load", str(demo))

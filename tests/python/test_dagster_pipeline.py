@@ -19,6 +19,8 @@ from dagster import (
     AssetKey,
     DagsterEventType,
     DagsterInstance,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
     Definitions,
     ExecuteInProcessResult,
 )
@@ -27,12 +29,16 @@ from orchestration.defs.assembly import build_definitions
 from orchestration.defs.assets import PUBLISHED_KEY, RAW_KEYS, WAREHOUSE_POOL
 from orchestration.defs.resources import RawSourceResource
 from orchestration.demo_data import generate_demo_data
+from orchestration.loader import load_raw
+from orchestration.pipeline import build
+from orchestration.publishing import prepare_pipeline, writer_lock
 from orchestration.quality import SUITES
 from orchestration.settings import Settings
 from tests.python.test_incremental_refresh import assert_same_scores, full_rebuild_of
 from tests.python.test_lead_patching import split_by_arrival
 
-from conftest import REPO, Project, copy_project
+from conftest import REPO, Project, copy_project, pipeline_db
+from golden_data import AS_OF, write_export
 
 DEMO_LEADS = 400
 LEAD_SCORES = AssetKey(["marts", "lead_scores"])
@@ -70,7 +76,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     settings = Settings(
         project_dir=copy_project(root / "project"), warehouse_path=root / "wh" / "leadscore.duckdb"
     )
-    defs = build_definitions(settings, raw_source=RawSourceResource(demo_leads=DEMO_LEADS, demo_seed=11))
+    raw_source = RawSourceResource(demo=True, demo_leads=DEMO_LEADS, demo_seed=11)
+    defs = build_definitions(settings, raw_source=raw_source)
     try:
         with DagsterInstance.get() as instance:
             yield Deployment(settings=settings, defs=defs, instance=instance)
@@ -162,7 +169,8 @@ def test_refresh_materialises_every_asset_passes_every_check_and_publishes(
     assert count > 0.9 * DEMO_LEADS and builds == 1
     assert build_id == published.metadata["build_id"].value
     assert as_of == datetime.now(UTC).date()
-    assert not warehouse.with_name(warehouse.name + ".building").exists()
+    assert not warehouse.with_name(warehouse.name + ".publishing").exists()
+    assert pipeline_db(warehouse).exists()
     # Freshness of raw events is the newest event's time (demo data runs until yesterday).
     [events] = [e for e in refreshed.get_asset_materialization_events() if e.asset_key == RAW_KEYS["events"]]
     newest = events.materialization.metadata["dagster/last_updated_timestamp"].value
@@ -256,7 +264,10 @@ def test_a_scheduled_refresh_of_an_incremental_export_patches_like_the_cli(tmp_p
         runs = con.execute(
             "select build_id, loaded_rows from audit.published_runs order by published_at"
         ).fetchall()
-        raw_rows = sum(con.execute(f"select count(*) from raw.{table}").fetchone()[0] for table in RAW_KEYS)
+        con.execute(f"attach '{pipeline_db(warehouse)}' as pipeline (read_only)")
+        raw_rows = sum(
+            con.execute(f"select count(*) from pipeline.raw.{table}").fetchone()[0] for table in RAW_KEYS
+        )
         writers = con.execute(
             "select count(distinct lead_id) filter (where build_id = ?), count(distinct lead_id) "
             "from marts.lead_score_breakdown",
@@ -269,3 +280,49 @@ def test_a_scheduled_refresh_of_an_incremental_export_patches_like_the_cli(tmp_p
     assert (
         assert_same_scores(warehouse, full_rebuild_of(project, warehouse, PATCH_AS_OF, tmp_path / "f")) > 300
     )
+
+
+def test_dagster_never_loads_demo_data_over_a_users_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A warehouse holding a user's export, loaded and published by the CLI's functions; the definitions as
+    `dagster dev` loads them (nothing configured): the schedule and the freshness sensor start stopped, the
+    refresh job fails on its raw layer saying what to set, and asking for demo data is refused: both files
+    untouched."""
+    for name in ("LEADSCORE_RAW_DIR", "LEADSCORE_DEMO_DATA", "LEADSCORE_START_AUTOMATION"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings(
+        project_dir=copy_project(tmp_path / "project"), warehouse_path=tmp_path / "wh" / "leadscore.duckdb"
+    )
+    with writer_lock(settings):
+        load_raw(write_export(tmp_path / "export"), prepare_pipeline(settings))
+    build(settings, as_of=date.fromisoformat(AS_OF))
+    pipeline = pipeline_db(settings.warehouse_path)
+    before = digest(settings.warehouse_path), digest(pipeline)
+
+    defs = build_definitions(settings)
+    assert defs.get_schedule_def("daily_refresh").default_status == DefaultScheduleStatus.STOPPED
+    assert defs.get_sensor_def("raw_events_freshness_sensor").default_status == DefaultSensorStatus.STOPPED
+    home = dagster_home(tmp_path)
+    with DagsterInstance.ephemeral(tempdir=str(home)) as instance:
+        unconfigured = defs.get_job_def("refresh_warehouse").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+        demo = build_definitions(settings, raw_source=RawSourceResource(demo=True, demo_leads=50))
+        refused = demo.get_job_def("refresh_warehouse").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    assert not unconfigured.success and not refused.success
+    assert "no export folder to load" in step_failure(unconfigured, "raw_layer")
+    assert "holds a raw layer that is not demo data" in step_failure(refused, "raw_layer")
+    assert (digest(settings.warehouse_path), digest(pipeline)) == before
+    assert not (settings.warehouse_path.parent / "demo-raw").exists()
+
+
+def step_failure(result: ExecuteInProcessResult, step_key: str) -> str:
+    [failure] = [
+        event
+        for event in result.all_events
+        if event.step_key == step_key and event.event_type == DagsterEventType.STEP_FAILURE
+    ]
+    return str(failure.step_failure_data.error.message)

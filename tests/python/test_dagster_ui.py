@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -70,8 +71,17 @@ def stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
+@dataclass
+class DagsterDev:
+    """A running `dagster dev` (its own process group) and its URL."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
 @pytest.fixture(scope="module")
-def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def dagster_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterDev]:
     root = tmp_path_factory.mktemp("dagster_ui")
     project_dir = copy_project(root / "project")
     home = root / "dagster_home"
@@ -99,9 +109,14 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_serving(url, process, log)
-        yield url
+        yield DagsterDev(url=url, process=process, log=log)
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(dagster_dev: DagsterDev) -> str:
+    return dagster_dev.url
 
 
 @pytest.fixture(scope="module")
@@ -163,3 +178,32 @@ def test_the_checks_and_the_schedule_are_listed(dagster_ui: str, page: Page):
     open_page(page, f"{dagster_ui}/automation")
     expect(page.get_by_text("daily_refresh", exact=True).first).to_be_visible(timeout=UI_TIMEOUT_MS)
     page.screenshot(path=str(ARTIFACTS / "dagster_automation.png"))
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_ctrl_c_stops_dagster_dev_without_sigkill(dagster_dev: DagsterDev):
+    """Last in this file: Ctrl-C (SIGINT to the process group, as a terminal sends it) ends `dagster dev`,
+    its webserver, daemon and code servers, with no SIGKILL needed; and it had launched no run by itself
+    (the schedule and the freshness sensor start stopped)."""
+    process = dagster_dev.process
+    assert process.poll() is None
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        code = process.wait(timeout=60)
+    except subprocess.TimeoutExpired as exc:
+        log = dagster_dev.log.read_text()[-4000:]
+        raise AssertionError(f"dagster dev still running 60 s after Ctrl-C:\n{log}") from exc
+    deadline = time.monotonic() + 30
+    while group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not group_alive(process.pid), "a process of dagster dev outlived Ctrl-C"
+    log = dagster_dev.log.read_text()
+    assert code in (0, 130, -signal.SIGINT), f"dagster dev exited {code}:\n{log[-4000:]}"
+    assert "Launching run" not in log and "launched run" not in log.lower(), log[-4000:]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from conftest import CliRunner, Project
+from conftest import CliRunner, Project, pipeline_db
 
 END_DATE = "2026-10-31"
 
@@ -32,7 +32,9 @@ def test_demo_data_builds_ranks_and_rejects(tmp_path: Path, project: Project, le
     assert "scored" in built.stdout and "rejected rows:" in built.stdout
 
     with duckdb.connect(str(project.warehouse), read_only=True) as con:
-        raw_leads = con.execute("select count(*) from raw.leads").fetchone()[0]
+        # The raw layer and the intermediate models live in the pipeline database, never in the served file.
+        con.execute(f"attach '{pipeline_db(project.warehouse)}' as pipeline (read_only)")
+        raw_leads = con.execute("select count(*) from pipeline.raw.leads").fetchone()[0]
         rejected_leads = con.execute(
             "select count(*) from marts.rejected_rows where source_table = 'leads'"
         ).fetchone()[0]
@@ -41,14 +43,15 @@ def test_demo_data_builds_ranks_and_rejects(tmp_path: Path, project: Project, le
             r for (r,) in con.execute("select distinct reject_reason from marts.rejected_rows").fetchall()
         }
         raw_total = con.execute(
-            "select (select count(*) from raw.leads) + (select count(*) from raw.events) + (select count(*) from raw.orders)"
+            "select (select count(*) from pipeline.raw.leads) + (select count(*) from pipeline.raw.events)"
+            " + (select count(*) from pipeline.raw.orders)"
         ).fetchone()[0]
         accepted_total = con.execute(
             """
             select
-                (select count(*) from intermediate.int_leads_validated where reject_reason is null)
-                + (select count(*) from intermediate.int_events_validated where reject_reason is null)
-                + (select count(*) from intermediate.int_orders_validated where reject_reason is null)
+                (select count(*) from pipeline.intermediate.int_leads_validated where reject_reason is null)
+                + (select count(*) from pipeline.intermediate.int_events_validated where reject_reason is null)
+                + (select count(*) from pipeline.intermediate.int_orders_validated where reject_reason is null)
             """
         ).fetchone()[0]
         rejected_total = con.execute("select count(*) from marts.rejected_rows").fetchone()[0]

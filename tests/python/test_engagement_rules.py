@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import CliRunner, Project
+from conftest import CliRunner, Project, pipeline_db
 from rule_seeds import narrow_event_rules, use_quantile_rfm_bands
 
 AS_OF = "2026-11-20"
@@ -133,7 +133,7 @@ def test_quantile_rfm_bands_spread_retail_customers(tmp_path: Path, project: Pro
     leadscore("build", "--as-of", AS_OF)
 
     def monetary_scores() -> dict[str, int]:
-        with duckdb.connect(str(project.warehouse), read_only=True) as con:
+        with duckdb.connect(str(pipeline_db(project.warehouse)), read_only=True) as con:
             rows = con.execute(
                 "select lead_id, frequency_score, monetary_score from intermediate.int_leads_rfm_scored"
                 " where lead_id like 'R%'"

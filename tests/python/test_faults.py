@@ -24,7 +24,7 @@ import pytest
 
 from orchestration.settings import RAW_CONTRACT
 
-from conftest import CliRunner, Project, Published
+from conftest import CliRunner, Project, Published, pipeline_db
 from golden_data import AS_OF, write_export
 
 EXECUTABLE = Path(sys.executable).with_name("leadscore")
@@ -115,8 +115,10 @@ def scratch_leftovers(warehouse: Path) -> list[str]:
     """Files beside the served warehouse that only a running or killed writer should have."""
     names = {p.name for p in warehouse.parent.iterdir()}
     stray = {
-        f"{warehouse.name}.building.partial",
-        f"{warehouse.name}.building.tmp",
+        f"{warehouse.name}.publishing",
+        f"{warehouse.name}.publishing.wal",
+        f"{warehouse.name}.publishing.tmp",
+        f"{pipeline_db(warehouse).name}.tmp",
         f"{warehouse.name}.scratch",
     }
     return sorted(names & stray)
@@ -152,7 +154,7 @@ def test_a_killed_build_takes_its_dbt_child_with_it(
         60,
         "the dbt child of leadscore build",
     )
-    time.sleep(1.5)  # dbt has the working copy open and is writing it
+    time.sleep(1.5)  # dbt has the pipeline database open and is writing it
     assert running(dbt)
     kill(build, how)
     try:
@@ -166,6 +168,8 @@ def test_a_killed_build_takes_its_dbt_child_with_it(
     assert after.returncode == 0, after.stderr
     assert "Traceback" not in after.stderr
     assert after.stdout.strip().endswith(f"published: {served}")
+    # The killed dbt may have left incremental models half-way: the next build rebuilds them.
+    assert "the last build was not published (failed or killed): incremental models rebuilt" in after.stdout
     assert scratch_leftovers(served) == []
 
 
@@ -177,7 +181,7 @@ def test_a_killed_build_takes_its_dbt_child_with_it(
 @pytest.fixture(scope="module")
 def big_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An export whose leads (60,000, with emails) stage in a moment and whose events (2 M rows) take seconds:
-    a kill while the events are read finds the leads staged in the working copy."""
+    a kill while the events are read finds the leads staged in the pipeline database."""
     folder = tmp_path_factory.mktemp("big-export")
     with (folder / "leads.csv").open("w") as out:
         out.write(",".join(RAW_CONTRACT["leads"]) + "\n")
@@ -225,8 +229,9 @@ def test_a_killed_load_leaves_nothing_a_later_build_publishes(
     tables = schemas_and_tables(served)
     assert not [t for t in tables if t[1].startswith("_loading_")], tables
     with duckdb.connect(str(served), read_only=True) as con:
+        con.execute(f"attach '{pipeline_db(served)}' as pipeline (read_only)")
         leaked = con.execute(
-            "select count(*) from raw.leads where lead_id like 'K%'"
+            "select count(*) from pipeline.raw.leads where lead_id like 'K%'"
             " union all select count(*) from marts.lead_scores where lead_id like 'K%'"
         ).fetchall()
     assert leaked == [(0,), (0,)], "rows of the killed load were published"
@@ -255,7 +260,7 @@ HOLDER = textwrap.dedent(
         (("load", "EXPORT"), "building"),
         (("top", "3"), "served"),
     ],
-    ids=["build-working-copy-held", "load-working-copy-held", "top-served-file-held"],
+    ids=["build-pipeline-db-held", "load-pipeline-db-held", "top-served-file-held"],
 )
 def test_a_file_held_by_another_process_is_named_in_one_line(
     tmp_path: Path,
@@ -268,9 +273,9 @@ def test_a_file_held_by_another_process_is_named_in_one_line(
     """Another process (a DuckDB client opened for writing, or a dbt left over by an older version) has the file:
     the command says which process, in one line, and exits 1; never a traceback."""
     served = golden_published.warehouse
-    path = served.with_name(served.name + ".building") if held == "building" else served
+    path = pipeline_db(served) if held == "building" else served
     if held == "building":
-        leadscore("load", str(write_export(tmp_path / "export")))  # a working copy to hold
+        leadscore("load", str(write_export(tmp_path / "export")))  # a pipeline database to hold
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "holding"
@@ -313,9 +318,12 @@ def test_the_served_file_has_no_test_failure_tables_and_logs_stay_capped(
 ):
     leadscore("build", "--as-of", "2026-11-21")
     leadscore("build", "--as-of", "2026-11-21", "--full-refresh")
-    schemas = {schema for schema, _ in schemas_and_tables(golden_published.warehouse)}
+    tables = schemas_and_tables(golden_published.warehouse)
+    schemas = {schema for schema, _ in tables}
     assert "dbt_test__audit" not in schemas, schemas
-    assert {"marts", "raw", "history", "audit"} <= schemas
+    assert {"marts", "history", "audit"} <= schemas
+    assert not {"raw", "staging"} & schemas, schemas
+    assert {t for t in tables if t[0] == "intermediate"} == {("intermediate", "int_backtest_observations")}
     logs = sorted((project.dir / "logs").glob("dbt.log*"))
     sizes = {log.name: log.stat().st_size for log in logs}
     assert len(logs) >= 2, f"three builds did not rotate the dbt log: {sizes}"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from tests.python.conftest import Project
+from tests.python.conftest import Project, pipeline_db
 from tests.python.rule_seeds import narrow_event_rules
 
 END = "2026-10-31"
@@ -140,8 +140,8 @@ def assert_same_scores(incremental: Path, full: Path) -> int:
 def assert_same_validated_leads(incremental: Path, full: Path) -> None:
     """int_leads_validated, validated load by load, holds exactly the rows and columns of a full rebuild."""
     con = duckdb.connect()
-    con.execute(f"ATTACH '{incremental}' AS inc (READ_ONLY)")
-    con.execute(f"ATTACH '{full}' AS ful (READ_ONLY)")
+    con.execute(f"ATTACH '{pipeline_db(incremental)}' AS inc (READ_ONLY)")
+    con.execute(f"ATTACH '{pipeline_db(full)}' AS ful (READ_ONLY)")
     table = "intermediate.int_leads_validated"
     for left, right in (("inc", "ful"), ("ful", "inc")):
         extra = con.execute(
@@ -162,6 +162,7 @@ def full_rebuild_of(project: Project, incremental: Path, as_of: str, folder: Pat
             shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     copy = folder / "full.duckdb"
     shutil.copyfile(incremental, copy)
+    shutil.copyfile(pipeline_db(incremental), pipeline_db(copy))
     output = leadscore(project, copy, "build", "--as-of", as_of, "--full-refresh", "--accept-drift")
     assert set(decisions(output).values()) == {"rebuilt"}, output
     return copy
@@ -188,7 +189,7 @@ def test_incremental_refreshes_equal_full_rebuilds(project: Project, tmp_path: P
     step = leadscore(project, warehouse, "build", "--as-of", END, "--accept-drift")
     assert set(decisions(step).values()) == {"refreshed"}, step
     assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, END, rebuilt)) > 400
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with duckdb.connect(str(pipeline_db(warehouse)), read_only=True) as con:
         batches = con.execute(
             "SELECT count(DISTINCT validated_at), "
             "count(*) FILTER (WHERE reject_reason = 'duplicate_event_id') "
@@ -232,7 +233,7 @@ def test_incremental_refreshes_equal_full_rebuilds(project: Project, tmp_path: P
         "int_lead_event_types_decayed": "rebuilt",
     }, step
     assert assert_same_scores(warehouse, full_rebuild_of(project, warehouse, "2026-11-20", rebuilt))
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with duckdb.connect(str(pipeline_db(warehouse)), read_only=True) as con:
         narrowed = con.execute(
             "SELECT count(DISTINCT event_rule) FROM intermediate.int_lead_event_types_decayed "
             "WHERE event_rule IN ('careers_page', 'product_page', 'ebook_download')"
@@ -278,7 +279,7 @@ def test_append_refuses_a_column_the_raw_table_lacks(project: Project, tmp_path:
     )
     assert completed.returncode == 1
     assert "events.csv line 1, column channel: not a column of raw.events" in completed.stderr
-    with duckdb.connect(str(warehouse.with_name(warehouse.name + ".building")), read_only=True) as con:
+    with duckdb.connect(str(pipeline_db(warehouse)), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw.events WHERE event_id = 'EX1'").fetchone()[0] == 0
 
 

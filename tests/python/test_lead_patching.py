@@ -12,9 +12,7 @@ import duckdb
 
 from orchestration.lead_patching import patch_parameters
 from orchestration.pipeline import code_version, scoring_version
-from orchestration.publishing import working_path
-from orchestration.settings import Settings
-from tests.python.conftest import Project
+from tests.python.conftest import Project, pipeline_db
 from tests.python.rule_seeds import use_quantile_rfm_bands
 from tests.python.test_incremental_refresh import assert_same_scores, full_rebuild_of, leadscore
 
@@ -132,15 +130,14 @@ def test_same_day_refresh_patches_changed_leads_only(project: Project, tmp_path:
 
     # A full load replaces the raw rows the last build read: the next build must rebuild, not patch.
     versions = (scoring_version(project.dir), code_version(project.dir))
-    assert patch_parameters(warehouse, versions, date.fromisoformat(END))[0]
+    assert patch_parameters(pipeline_db(warehouse), versions, date.fromisoformat(END))[0]
     leadscore(project, warehouse, "load", str(base))
-    working = working_path(Settings(project_dir=project.dir, warehouse_path=warehouse))
-    params, why = patch_parameters(working, versions, date.fromisoformat(END))
+    params, why = patch_parameters(pipeline_db(warehouse), versions, date.fromisoformat(END))
     assert params == {} and "replaced" in why, why
 
 
 def rfm_scores(warehouse: Path) -> dict[str, tuple[int, int, int]]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with duckdb.connect(str(pipeline_db(warehouse)), read_only=True) as con:
         rows = con.execute(
             "SELECT lead_id, recency_score, frequency_score, monetary_score FROM intermediate.int_leads_rfm_scored"
         ).fetchall()
@@ -164,7 +161,7 @@ def test_quantile_rfm_bands_rescore_every_customer_when_orders_arrive(
     rescored = rescored_leads(line)
     rebuilt = full_rebuild_of(project, warehouse, END, tmp_path / "f1")
     after = rfm_scores(rebuilt)
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with duckdb.connect(str(pipeline_db(warehouse)), read_only=True) as con:
         arrived = {
             lead_id
             for (lead_id,) in con.execute(

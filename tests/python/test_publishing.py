@@ -146,11 +146,13 @@ def test_drift_beyond_the_bound_blocks_publishing_until_accepted(
 def test_a_failed_build_leaves_nothing_behind_for_the_next_publish(
     project: Project, leadscore: CliRunner, published: Path
 ):
-    """A build that failed its audit wrote score history for its date into the working copy; the next build
-    starts again from the served file (plus the staged raw layer), so that history never gets published."""
+    """A build that failed its audit wrote score history for its date into the pipeline database; the next
+    build restores the history from the served file and rebuilds the incremental models, so that history
+    never gets published."""
     blocked = leadscore("build", "--as-of", "2026-11-13", check=False)
     assert blocked.returncode == 1 and "drift from the last published run" in blocked.stderr
-    leadscore("build", "--as-of", "2026-11-21")
+    rebuilt = leadscore("build", "--as-of", "2026-11-21")
+    assert "lead tables: rebuilt (the last build was not published (failed or killed)" in rebuilt.stdout
     with duckdb.connect(str(published), read_only=True) as con:
         dates = {
             d.isoformat()

@@ -13,7 +13,7 @@ import pytest
 
 from orchestration.reference_scoring import read_seed_frames, score_with_floor_query, score_with_pandas
 
-from conftest import CliRunner, Project
+from conftest import CliRunner, Project, pipeline_db
 from rule_seeds import narrow_event_rules, use_quantile_rfm_bands
 
 AS_OF = date(2026, 10, 31)
@@ -35,6 +35,8 @@ def test_floor_query_and_pandas_match_the_mart(
 
     with duckdb.connect(str(project.warehouse), read_only=True) as con:
         mart = con.execute("select lead_id, score_total, lead_rank from marts.lead_scores").df()
+    # The floor query and pandas read the raw layer, which only the pipeline database holds.
+    with duckdb.connect(str(pipeline_db(project.warehouse)), read_only=True) as con:
         floor = score_with_floor_query(con, AS_OF)
         raw = {
             table: con.execute(f"select * from raw.{table}").df() for table in ("leads", "events", "orders")
@@ -44,7 +46,7 @@ def test_floor_query_and_pandas_match_the_mart(
 
     assert len(mart) > 1000
     if point_tables != "default":
-        with duckdb.connect(str(project.warehouse), read_only=True) as con:
+        with duckdb.connect(str(pipeline_db(project.warehouse)), read_only=True) as con:
             fired = dict(
                 con.execute(
                     "select rule_key, count(*) from marts.lead_score_breakdown "

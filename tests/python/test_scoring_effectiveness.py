@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, Project, copy_project
+from conftest import REPO, Project, copy_project, pipeline_db
 
 END_DATE = "2026-10-31"
 WINDOW = 60
@@ -54,6 +54,11 @@ class Warehouse:
 
     def query(self, sql: str) -> pd.DataFrame:
         with duckdb.connect(str(self.project.warehouse), read_only=True) as con:
+            return con.execute(sql).df()
+
+    def pipeline_query(self, sql: str) -> pd.DataFrame:
+        """A query on the pipeline database (raw layer, intermediate models: never served)."""
+        with duckdb.connect(str(pipeline_db(self.project.warehouse)), read_only=True) as con:
             return con.execute(sql).df()
 
 
@@ -97,7 +102,7 @@ def test_backtest_measures_conversions_after_each_score_date(backtested):
     assert {pd.Timestamp(d) for d in SCORE_DATES} | {pd.Timestamp(END_DATE)} == history_dates
     assert not list(warehouse.project.warehouse.parent.glob("*.dirty"))
 
-    observations = warehouse.query(
+    observations = warehouse.pipeline_query(
         """
         select lead_id, score_date, converted_in_window, cast(score_total as double) as score_total, tier,
             tier_order, score_decile, grade_cell
@@ -105,7 +110,7 @@ def test_backtest_measures_conversions_after_each_score_date(backtested):
         """
     )
     # Recompute from the raw leads: who was scored, who was not yet a customer, who converted in the window.
-    raw = warehouse.query("select lead_id, converted_at from raw.leads")
+    raw = warehouse.pipeline_query("select lead_id, converted_at from raw.leads")
     raw["converted_at"] = pd.to_datetime(raw["converted_at"], utc=True, format="ISO8601").dt.tz_localize(None)
     history = warehouse.query("select lead_id, score_date from history.lead_score_history")
     expected = history.merge(raw, on="lead_id")
