@@ -97,12 +97,15 @@ candidates as (
 
 -- Ids given to more than one candidate row, then the rank of each of those rows among its copies (by load
 -- time, file and line): an aggregate over every row and a window over the few repeated ones, far cheaper
--- than a window over every row.
-repeated_event_ids as (
+-- than a window over every row. The aggregate groups a 64-bit hash of the id, not the text (a hash table of
+-- 475 M text keys at 10 M leads spilled tens of GB); a rare collision only brings a unique id into the window,
+-- which partitions by the id itself and numbers it 1.
+repeated_event_id_hashes as (
 
-    select event_id from candidates
+    select {{ text_hash('event_id') }} as event_id_hash
+    from candidates
     where event_id is not null
-    group by event_id
+    group by {{ text_hash('event_id') }}
     having count(*) > 1
 
 ),
@@ -115,7 +118,11 @@ occurrences as (
         loaded_at,
         row_number() over (partition by event_id order by loaded_at, source_file, source_line) as occurrence
     from candidates
-    where event_id in (select repeated.event_id from repeated_event_ids as repeated)
+    where
+        event_id is not null
+        and {{ text_hash('event_id') }} in (
+            select repeated.event_id_hash from repeated_event_id_hashes as repeated
+        )
 
 ),
 
