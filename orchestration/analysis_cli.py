@@ -8,17 +8,9 @@ from pathlib import Path
 
 import click
 
+from orchestration.cli_options import parse_date
 from orchestration.progress import report as show_progress
 from orchestration.settings import Settings
-
-
-def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise click.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from exc
 
 
 def _today() -> date:
@@ -32,15 +24,15 @@ def _fail(message: str) -> None:
 
 @click.command("backtest")
 @click.option(
-    "--from", "start", callback=_parse_date, required=True, help="First past score date, YYYY-MM-DD."
+    "--from", "start", callback=parse_date, required=True, help="First past score date, YYYY-MM-DD."
 )
-@click.option("--to", "end", callback=_parse_date, required=True, help="Last past score date, YYYY-MM-DD.")
+@click.option("--to", "end", callback=parse_date, required=True, help="Last past score date, YYYY-MM-DD.")
 @click.option(
     "--every", type=click.IntRange(min=1), default=30, show_default=True, help="Days between dates."
 )
 @click.option(
     "--as-of",
-    callback=_parse_date,
+    callback=parse_date,
     default=None,
     help="Observation date: conversions up to it are known (default: today, UTC). The final build uses it.",
 )
@@ -102,7 +94,7 @@ def backtest_command(
 )
 @click.option(
     "--as-of",
-    callback=_parse_date,
+    callback=parse_date,
     default=None,
     help="Score as of this date (default: the served mart's as-of date, else today).",
 )
@@ -192,9 +184,9 @@ def impact_command(
 
 @click.command("calibrate")
 @click.option(
-    "--from", "start", callback=_parse_date, required=True, help="First past score date, YYYY-MM-DD."
+    "--from", "start", callback=parse_date, required=True, help="First past score date, YYYY-MM-DD."
 )
-@click.option("--to", "end", callback=_parse_date, required=True, help="Last past score date, YYYY-MM-DD.")
+@click.option("--to", "end", callback=parse_date, required=True, help="Last past score date, YYYY-MM-DD.")
 @click.option(
     "--every", type=click.IntRange(min=1), default=30, show_default=True, help="Days between score dates."
 )
@@ -207,7 +199,7 @@ def impact_command(
 )
 @click.option(
     "--as-of",
-    callback=_parse_date,
+    callback=parse_date,
     default=None,
     help="Observation date: conversions known until then (default: --to plus --window).",
 )

@@ -20,6 +20,7 @@ import duckdb
 
 from orchestration.dbt_invocation import run_dbt
 from orchestration.settings import Settings
+from orchestration.warehouse import latest_scoring_version, plain_value
 
 WINDOW_ENV = "LEADSCORE_BACKTEST_WINDOW_DAYS"
 DEFAULT_WINDOW_DAYS = 60  # the default of var backtest_window_days in dbt_project.yml
@@ -146,18 +147,10 @@ def pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
-def _plain(value: Any) -> Any:  # noqa: ANN401 - any database value
-    if isinstance(value, date):
-        return value.isoformat()
-    if hasattr(value, "as_integer_ratio") and not isinstance(value, int | float):
-        return float(value)  # Decimal
-    return value
-
-
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
     cursor = con.execute(sql, params or [])
     names = [d[0] for d in cursor.description]
-    return [{n: _plain(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+    return [{n: plain_value(v) for n, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
 
 
 def read_backtest(con: duckdb.DuckDBPyConnection, version: str) -> BacktestReport | None:
@@ -178,8 +171,7 @@ def read_backtest(con: duckdb.DuckDBPyConnection, version: str) -> BacktestRepor
 
 def served_version(con: duckdb.DuckDBPyConnection) -> str:
     """The scoring version of the served lead_scores mart."""
-    row = con.execute("select max(scoring_version) from marts.lead_scores").fetchone()
-    return row[0]
+    return latest_scoring_version(con)
 
 
 def run_backtest(

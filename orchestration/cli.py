@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 import click
 
 from orchestration.analysis_cli import ANALYSIS_COMMANDS
+from orchestration.cli_options import parse_date
 from orchestration.progress import set_quiet
 from orchestration.settings import Settings
+from orchestration.warehouse import LEAD_SCORES, first_line
 
 if TYPE_CHECKING:
     from orchestration.engines import Target
@@ -29,15 +31,6 @@ def _engine_target(settings: Settings, target: str | None) -> Target | None:
         click.echo(str(exc), err=True)
         sys.exit(2)
     return None if resolved.is_duckdb else resolved
-
-
-def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError as exc:
-        raise click.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from exc
 
 
 _TARGET_OPTION = click.option(
@@ -61,15 +54,11 @@ class _Leadscore(click.Group):
             if isinstance(exc, WarehouseInUseError):
                 message = str(exc)
             elif (holder := lock_conflict(exc)) is not None:
-                message = f"the warehouse is in use by another process: {holder} ({_first_line(exc)})"
+                message = f"the warehouse is in use by another process: {holder} ({first_line(exc)})"
             else:
                 raise
             click.echo(f"{ctx.invoked_subcommand or 'leadscore'} failed: {message}", err=True)
             sys.exit(1)
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 @click.group(cls=_Leadscore, context_settings={"help_option_names": ["-h", "--help"]})
@@ -109,7 +98,7 @@ def main(quiet: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @click.option(
     "--end-date",
-    callback=_parse_date,
+    callback=parse_date,
     default=None,
     help="Last day of generated activity, YYYY-MM-DD (default: yesterday, UTC: nothing later than the load).",
 )
@@ -216,7 +205,7 @@ def load_command(source_dir: Path, append: bool, allow_shrink: bool, target: str
 @main.command("build")
 @click.option(
     "--as-of",
-    callback=_parse_date,
+    callback=parse_date,
     default=None,
     help="Score as of this date, YYYY-MM-DD (default: today, UTC). Later events are ignored.",
 )
@@ -311,7 +300,7 @@ def top_command(n: int, fmt: str, target: str | None) -> None:
         click.echo(format_rows(rows, fmt))
         if fmt == "table":
             where = f"target {engine_target.name} ({describe(engine_target)})"
-            click.echo(f"\nmart: marts.lead_scores on {where}")
+            click.echo(f"\nmart: {LEAD_SCORES} on {where}")
         return
     try:
         rows = top_leads(settings.warehouse_path, n)
@@ -320,7 +309,7 @@ def top_command(n: int, fmt: str, target: str | None) -> None:
         sys.exit(1)
     click.echo(format_rows(rows, fmt))
     if fmt == "table":
-        click.echo(f"\nmart: marts.lead_scores in {settings.warehouse_path}")
+        click.echo(f"\nmart: {LEAD_SCORES} in {settings.warehouse_path}")
 
 
 @main.command("docs")

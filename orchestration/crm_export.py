@@ -35,7 +35,7 @@ import duckdb
 
 from orchestration.publishing import writer_lock
 from orchestration.settings import Settings
-from orchestration.top_leads import plain_value
+from orchestration.warehouse import LEAD_SCORES, plain_value
 
 CHANGES_RELATION = "marts.crm_score_changes"
 LOG_RELATION = "history.crm_score_change_log"
@@ -130,7 +130,7 @@ def _read_rows(
     con: duckdb.DuckDBPyConnection, after_batch: int
 ) -> tuple[list[str], list[tuple[Any, ...]], int, str | None]:
     """The columns to send, the rows changed after after_batch, and the newest batch with its build."""
-    personal = con.execute("select count(email) > 0 from marts.lead_scores").fetchone()[0]
+    personal = con.execute(f"select count(email) > 0 from {LEAD_SCORES}").fetchone()[0]
     columns = [c for c in EXPORT_COLUMNS if personal or c not in PERSONAL_COLUMNS]
     rows = con.execute(
         f"select {', '.join(columns)} from {CHANGES_RELATION} where change_batch > ? order by lead_id",

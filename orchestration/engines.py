@@ -56,7 +56,6 @@ from orchestration.engine_publishing import (
 )
 from orchestration.loader import load_raw
 from orchestration.pipeline import (
-    MART_RELATION,
     REJECTS_RELATION,
     BuildError,
     BuildSummary,
@@ -70,6 +69,7 @@ from orchestration.publishing import scratch_dir, writer_lock
 from orchestration.seed_check import check_seeds
 from orchestration.settings import RAW_SCHEMA, RAW_TABLES, STAGING_PREFIX, Settings, spark_dir
 from orchestration.top_leads import TOP_COLUMNS
+from orchestration.warehouse import LEAD_SCORES, first_line, quote_ident
 
 PROFILE_NAME = "leadscore"
 DUCKDB, POSTGRES, SPARK = "duckdb", "postgres", "spark"
@@ -174,7 +174,7 @@ def postgres_connect(target: Target) -> Any:
             application_name="leadscore",
         )
     except psycopg2.Error as exc:
-        raise EngineError(f"target {target.name}: cannot connect to PostgreSQL ({_first_line(exc)})") from exc
+        raise EngineError(f"target {target.name}: cannot connect to PostgreSQL ({first_line(exc)})") from exc
 
 
 @contextmanager
@@ -193,7 +193,7 @@ def spark_session(target: Target) -> Iterator[Any]:
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # noqa: BLE001 - py4j and JVM errors have no common base class
-        raise EngineError(f"target {target.name}: cannot start Spark ({_first_line(exc)})") from exc
+        raise EngineError(f"target {target.name}: cannot start Spark ({first_line(exc)})") from exc
     try:
         yield session
     finally:
@@ -226,7 +226,7 @@ def connection(target: Target) -> Iterator[Query]:
                 try:
                     rows = spark.sql(sql).collect()
                 except Exception as exc:  # noqa: BLE001 - AnalysisException, Py4JJavaError...
-                    raise EngineError(f"target {target.name}: {_first_line(exc)}") from exc
+                    raise EngineError(f"target {target.name}: {first_line(exc)}") from exc
                 return [{key: _utc(value) for key, value in row.asDict().items()} for row in rows]
 
             yield run_spark
@@ -252,7 +252,7 @@ def load_raw_into(
             fmt = "csv" if target.engine == POSTGRES else "parquet"
             for table in RAW_TABLES:
                 con.execute(
-                    f"COPY {_ident(RAW_SCHEMA)}.{_ident(table)} TO '{folder / f'{table}.{fmt}'}' "
+                    f"COPY {quote_ident(RAW_SCHEMA)}.{quote_ident(table)} TO '{folder / f'{table}.{fmt}'}' "
                     + ("(FORMAT csv, HEADER false)" if fmt == "csv" else "(FORMAT parquet)")
                 )
         if target.engine == POSTGRES:
@@ -281,13 +281,13 @@ def _copy_into_postgres(target: Target, folder: Path, tables: dict[str, list[tup
     con = postgres_connect(target)
     try:
         with con, con.cursor() as cursor:
-            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(RAW_SCHEMA)}")
+            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(RAW_SCHEMA)}")
             for table, columns in tables.items():
-                relation = f"{_ident(RAW_SCHEMA)}.{_ident(table)}"
+                relation = f"{quote_ident(RAW_SCHEMA)}.{quote_ident(table)}"
                 cursor.execute(f"DROP TABLE IF EXISTS {relation} CASCADE")
                 cursor.execute(
                     f"CREATE TABLE {relation} ("
-                    + ", ".join(f"{_ident(name)} {types[kind]}" for name, kind in columns)
+                    + ", ".join(f"{quote_ident(name)} {types[kind]}" for name, kind in columns)
                     + ")"
                 )
                 with (folder / f"{table}.csv").open("rb") as handle:
@@ -442,17 +442,17 @@ def _attach_failing_rows(settings: Settings, target: Target, result: DbtResult) 
 def summarise_on(target: Target, build_id: str, as_of: date, version: str) -> BuildSummary:
     """The build summary (the same figures as on DuckDB) read from the engine."""
     with connection(target) as run:
-        leads = run(f"select count(*) as n from {MART_RELATION}")[0]["n"]
+        leads = run(f"select count(*) as n from {LEAD_SCORES}")[0]["n"]
         tiers = run(
             f"""
             select tiers.tier_key, tiers.tier_order, count(scores.lead_id) as n
             from point_tables.score_tiers as tiers
-            left join {MART_RELATION} as scores on scores.tier = tiers.tier_key
+            left join {LEAD_SCORES} as scores on scores.tier = tiers.tier_key
             group by tiers.tier_key, tiers.tier_order
             order by tiers.tier_order
             """
         )
-        mql = run(f"select count(*) as n from {MART_RELATION} where is_mql")[0]["n"]
+        mql = run(f"select count(*) as n from {LEAD_SCORES} where is_mql")[0]["n"]
         rejects = run(
             f"""
             select source_table, reject_reason, count(*) as n
@@ -471,7 +471,7 @@ def summarise_on(target: Target, build_id: str, as_of: date, version: str) -> Bu
         rejects={(row["source_table"], row["reject_reason"]): int(row["n"]) for row in rejects},
         warehouse_path=Path(describe(target)),
     )
-    summary.mart_relation = f"{MART_RELATION} (target {target.name})"
+    summary.mart_relation = f"{LEAD_SCORES} (target {target.name})"
     return summary
 
 
@@ -490,7 +490,7 @@ def top_leads_on(target: Target, limit: int) -> list[dict[str, Any]]:
     """The `limit` best-ranked leads of the mart on the engine (same columns as on DuckDB)."""
     with connection(target) as run:
         return run(
-            f"select {', '.join(TOP_COLUMNS)} from {MART_RELATION} "
+            f"select {', '.join(TOP_COLUMNS)} from {LEAD_SCORES} "
             f"where lead_rank <= {int(limit)} order by lead_rank"
         )
 
@@ -498,11 +498,6 @@ def top_leads_on(target: Target, limit: int) -> list[dict[str, Any]]:
 # ----------------------------------------------------------------------------------------------------
 # Small helpers
 # ----------------------------------------------------------------------------------------------------
-
-
-def _ident(name: str) -> str:
-    """A double-quoted identifier (DuckDB, PostgreSQL)."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _spark_ident(name: str) -> str:
@@ -515,8 +510,3 @@ def _utc(value: Any) -> Any:  # noqa: ANN401 - any column value
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.astimezone(UTC).replace(tzinfo=None)
     return value
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

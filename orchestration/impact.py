@@ -37,6 +37,7 @@ from orchestration.sandbox import (
     score,
 )
 from orchestration.settings import Settings
+from orchestration.warehouse import LEAD_SCORES, latest_scoring_version
 
 SEEDS_DIR = "seeds"
 LAST_IMPACT_FILE = "last_impact.json"
@@ -141,7 +142,7 @@ def default_as_of(settings: Settings, data_dir: Path | None) -> date:
     if data_dir is None and settings.warehouse_path.exists():
         try:
             with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-                row = con.execute("select max(as_of_date) from marts.lead_scores").fetchone()
+                row = con.execute(f"select max(as_of_date) from {LEAD_SCORES}").fetchone()
             if row and row[0]:
                 return row[0]
         except duckdb.Error:
@@ -274,13 +275,13 @@ BREAKDOWN_SQL = """
 def compare(base: Sandbox, head: Sandbox, top: int = 10) -> dict[str, Any]:
     """Compare the two scored sandboxes lead by lead, and their backtests."""
     with base.connect() as bcon, head.connect() as hcon:
-        b = _frame(bcon, f"select {SCORE_COLUMNS} from marts.lead_scores")
-        h = _frame(hcon, f"select {SCORE_COLUMNS} from marts.lead_scores")
+        b = _frame(bcon, f"select {SCORE_COLUMNS} from {LEAD_SCORES}")
+        h = _frame(hcon, f"select {SCORE_COLUMNS} from {LEAD_SCORES}")
         tiers = _tier_order(hcon) + [t for t in _tier_order(bcon) if t not in _tier_order(hcon)]
         b_breakdown = _frame(bcon, BREAKDOWN_SQL)
         h_breakdown = _frame(hcon, BREAKDOWN_SQL)
-        b_version = bcon.execute("select max(scoring_version) from marts.lead_scores").fetchone()[0]
-        h_version = hcon.execute("select max(scoring_version) from marts.lead_scores").fetchone()[0]
+        b_version = latest_scoring_version(bcon)
+        h_version = latest_scoring_version(hcon)
         b_backtest = read_backtest(bcon, b_version)
         h_backtest = read_backtest(hcon, h_version)
     merged = b.merge(h, on="lead_id", suffixes=("_base", "_head"), how="inner")

@@ -51,6 +51,7 @@ from orchestration.settings import (
     RAW_TABLES,
     STAGING_PREFIX,
 )
+from orchestration.warehouse import first_line, quote_ident, quote_literal
 
 SOURCE_FORMATS: tuple[str, ...] = ("csv", "parquet")
 MAX_REPORTED_PROBLEMS = 5
@@ -163,7 +164,7 @@ def load_raw(
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
     con = _connect(warehouse_path)
     try:
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(RAW_SCHEMA)}")
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(RAW_SCHEMA)}")
         _drop_staging(con)
         try:
             counts = {table: _stage(con, source, stamp) for table, source in sources.items()}
@@ -226,12 +227,12 @@ def _connect(warehouse_path: Path) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect()
         # Spill beside the warehouse file, where the next writer sweeps what a killed load left (an
         # in-memory database would spill into `.tmp` of the current folder).
-        con.execute(f"SET temp_directory = {_literal(str(warehouse_path) + '.tmp')}")
-        con.execute(f"ATTACH {_literal(str(warehouse_path))} AS warehouse")
+        con.execute(f"SET temp_directory = {quote_literal(str(warehouse_path) + '.tmp')}")
+        con.execute(f"ATTACH {quote_literal(str(warehouse_path))} AS warehouse")
         con.execute("USE warehouse")
         return con
     except duckdb.Error as exc:
-        raise RawLoadError(f"{warehouse_path}: cannot open the warehouse ({_first_line(exc)})") from exc
+        raise RawLoadError(f"{warehouse_path}: cannot open the warehouse ({first_line(exc)})") from exc
 
 
 def find_source_files(source_dir: Path, require_all: bool = True) -> dict[str, SourceFile]:
@@ -270,19 +271,9 @@ def _utc_naive(loaded_at: datetime | None) -> datetime:
 # ----------------------------------------------------------------------------------------------------
 
 
-def _ident(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    """A SQL string literal."""
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _staging_table(table: str) -> str:
     """Qualified name of the staging table of a raw table."""
-    return f"{_ident(RAW_SCHEMA)}.{_ident(STAGING_PREFIX + table)}"
+    return f"{quote_ident(RAW_SCHEMA)}.{quote_ident(STAGING_PREFIX + table)}"
 
 
 def _drop_staging(con: duckdb.DuckDBPyConnection) -> None:
@@ -296,8 +287,8 @@ def _swap_in_staging(con: duckdb.DuckDBPyConnection, log: _LoadRecord) -> None:
     con.execute("BEGIN TRANSACTION")
     try:
         for table in RAW_TABLES:
-            con.execute(f"DROP TABLE IF EXISTS {_ident(RAW_SCHEMA)}.{_ident(table)}")
-            con.execute(f"ALTER TABLE {_staging_table(table)} RENAME TO {_ident(table)}")
+            con.execute(f"DROP TABLE IF EXISTS {quote_ident(RAW_SCHEMA)}.{quote_ident(table)}")
+            con.execute(f"ALTER TABLE {_staging_table(table)} RENAME TO {quote_ident(table)}")
         log.insert(con)
         con.execute("COMMIT")
     except BaseException:
@@ -326,7 +317,7 @@ def _append_staging(
                 f"{source.name}: cannot append to raw.{table}, which does not exist yet: "
                 "load a full folder (leads, events and orders) first"
             )
-        live = f"{_ident(RAW_SCHEMA)}.{_ident(table)}"
+        live = f"{quote_ident(RAW_SCHEMA)}.{quote_ident(table)}"
         columns = {row[0].lower() for row in con.execute(f"DESCRIBE {live}").fetchall()}
         staged = [row[0] for row in con.execute(f"DESCRIBE {_staging_table(table)}").fetchall()]
         unknown = [name for name in staged if name.lower() not in columns]
@@ -335,7 +326,7 @@ def _append_staging(
                 f"{source.name} line 1, column {unknown[0]}: not a column of raw.{table}, which this file "
                 "appends to (append files carry the columns of the first full load, or fewer)"
             )
-        latest = con.execute(f"SELECT max({_ident(loaded_col)}) FROM {live}").fetchone()[0]
+        latest = con.execute(f"SELECT max({quote_ident(loaded_col)}) FROM {live}").fetchone()[0]
         if latest is not None and latest >= stamp:
             raise RawLoadError(
                 f"{source.name}: load time {stamp} is not after the latest load of raw.{table} ({latest})"
@@ -343,7 +334,7 @@ def _append_staging(
     con.execute("BEGIN TRANSACTION")
     try:
         for table in sources:
-            live = f"{_ident(RAW_SCHEMA)}.{_ident(table)}"
+            live = f"{quote_ident(RAW_SCHEMA)}.{quote_ident(table)}"
             con.execute(f"INSERT INTO {live} BY NAME SELECT * FROM {_staging_table(table)}")
         log.insert(con)
         con.execute("COMMIT")
@@ -368,8 +359,9 @@ def _lineage_select(source: SourceFile, line_expr: str) -> str:
     """The select-list items of the lineage columns (file name and load time are parameters 1 and 2)."""
     file_col, line_col, loaded_col = LINEAGE_COLUMNS
     return (
-        f"CAST($1 AS VARCHAR) AS {_ident(file_col)}, CAST({line_expr} AS BIGINT) AS {_ident(line_col)}, "
-        f"CAST($2 AS TIMESTAMP) AS {_ident(loaded_col)}"
+        f"CAST($1 AS VARCHAR) AS {quote_ident(file_col)}, "
+        f"CAST({line_expr} AS BIGINT) AS {quote_ident(line_col)}, "
+        f"CAST($2 AS TIMESTAMP) AS {quote_ident(loaded_col)}"
     )
 
 
@@ -419,16 +411,16 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, source: SourceFile, loaded_at
     """Stage a Parquet file: columns cast to VARCHAR ('' -> NULL as in CSV), line = 1-based row number."""
     columns = _parquet_columns(con, source)
     check_columns(source, columns)
-    select = ", ".join(f"NULLIF(CAST({_ident(c)} AS VARCHAR), '') AS {_ident(c)}" for c in columns)
+    select = ", ".join(f"NULLIF(CAST({quote_ident(c)} AS VARCHAR), '') AS {quote_ident(c)}" for c in columns)
     sql = (
         f"CREATE TABLE {_staging_table(source.table)} AS SELECT {select}, "
         f"{_lineage_select(source, 'row_number() OVER ()')} "
-        f"FROM read_parquet({_literal(str(source.path.resolve()))})"
+        f"FROM read_parquet({quote_literal(str(source.path.resolve()))})"
     )
     try:
         con.execute(sql, [source.name, loaded_at])
     except duckdb.Error as exc:
-        raise RawLoadError(f"{source.name}: unreadable Parquet file ({_first_line(exc)})") from exc
+        raise RawLoadError(f"{source.name}: unreadable Parquet file ({first_line(exc)})") from exc
 
 
 def _parquet_columns(con: duckdb.DuckDBPyConnection, source: SourceFile) -> list[str]:
@@ -438,7 +430,7 @@ def _parquet_columns(con: duckdb.DuckDBPyConnection, source: SourceFile) -> list
             "SELECT name, num_children FROM parquet_schema(?)", [str(source.path.resolve())]
         ).fetchall()
     except duckdb.Error as exc:
-        raise RawLoadError(f"{source.name}: unreadable Parquet file ({_first_line(exc)})") from exc
+        raise RawLoadError(f"{source.name}: unreadable Parquet file ({first_line(exc)})") from exc
     columns: list[str] = []
     index = 1  # rows[0] is the root; walk its children, skipping their subtrees
     while index < len(rows):
@@ -454,11 +446,6 @@ def _skip_subtree(rows: list[tuple[str, int | None]], index: int) -> int:
         pending += (rows[index][1] or 0) - 1
         index += 1
     return index
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an exception message."""
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -492,13 +479,13 @@ def _create_csv_staging(
     staging = _staging_table(source.table)
     rejects, scans = f"_rejects_{source.table}", f"_reject_scans_{source.table}"
     con.execute(f"DROP TABLE IF EXISTS {staging}")
-    con.execute(f"DROP TABLE IF EXISTS temp.{_ident(rejects)}")
-    con.execute(f"DROP TABLE IF EXISTS temp.{_ident(scans)}")
-    columns = ", ".join(f"{_literal(c)}: 'VARCHAR'" for c in header.columns)
+    con.execute(f"DROP TABLE IF EXISTS temp.{quote_ident(rejects)}")
+    con.execute(f"DROP TABLE IF EXISTS temp.{quote_ident(scans)}")
+    columns = ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in header.columns)
     reader = (
-        f"read_csv({_literal(str(source.path.resolve()))}, columns={{{columns}}}, header=true, "
+        f"read_csv({quote_literal(str(source.path.resolve()))}, columns={{{columns}}}, header=true, "
         "auto_detect=false, delim=',', quote='\"', escape='\"', strict_mode=true, encoding='utf-8', "
-        f"store_rejects=true, rejects_table={_literal(rejects)}, rejects_scan={_literal(scans)}, "
+        f"store_rejects=true, rejects_table={quote_literal(rejects)}, rejects_scan={quote_literal(scans)}, "
         f"rejects_limit={_REJECTS_LIMIT}, max_line_size={MAX_LINE_BYTES}, buffer_size={MAX_LINE_BYTES})"
     )
     shifts = _line_shift_source(con, lines)
@@ -511,7 +498,7 @@ def _create_csv_staging(
         if shifts is not None:
             con.unregister(shifts)
     problems = con.execute(
-        f"SELECT line, column_idx, column_name, error_type, error_message FROM temp.{_ident(rejects)} "
+        f"SELECT line, column_idx, column_name, error_type, error_message FROM temp.{quote_ident(rejects)} "
         "ORDER BY line, column_idx"
     ).fetchall()
     if problems:
@@ -520,7 +507,7 @@ def _create_csv_staging(
 
 def _csv_staging_sql(source: SourceFile, header: CsvHeader, reader: str, shifts: str | None) -> str:
     """CREATE TABLE AS for a CSV file; `shifts` is the view of the record line shifts, if any."""
-    columns = ", ".join(f"src.{_ident(c)}" for c in header.columns)
+    columns = ", ".join(f"src.{quote_ident(c)}" for c in header.columns)
     numbered = f"(SELECT *, row_number() OVER () AS {_ordinal()} FROM {reader}) AS src"
     if shifts is None:
         return (
@@ -543,7 +530,7 @@ def _csv_staging_sql(source: SourceFile, header: CsvHeader, reader: str, shifts:
 
 def _ordinal() -> str:
     """The quoted name of the temporary record-ordinal column."""
-    return _ident(_ORDINAL)
+    return quote_ident(_ORDINAL)
 
 
 def _line_shift_source(con: duckdb.DuckDBPyConnection, lines: LineMap) -> str | None:
@@ -613,7 +600,7 @@ def _csv_read_error(source: SourceFile, header: CsvHeader, exc: duckdb.Error) ->
             f"{source.name} line {line}, column {column}: line ending differs from the header's "
             f"({_newline_name(header.newline)}); use one line ending style in the whole file"
         )
-    return RawLoadError(f"{source.name}: cannot be read as CSV ({_first_line(exc)})")
+    return RawLoadError(f"{source.name}: cannot be read as CSV ({first_line(exc)})")
 
 
 def _newline_name(newline: bytes) -> str:

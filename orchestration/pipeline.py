@@ -44,8 +44,8 @@ from orchestration.quality import (
 )
 from orchestration.seed_check import check_seeds
 from orchestration.settings import Settings
+from orchestration.warehouse import LEAD_SCORES
 
-MART_RELATION = "marts.lead_scores"
 BREAKDOWN_RELATION = "marts.lead_score_breakdown"
 REJECTS_RELATION = "marts.rejected_rows"
 
@@ -66,7 +66,7 @@ class BuildSummary:
     mql_count: int
     rejects: dict[tuple[str, str], int]
     warehouse_path: Path
-    mart_relation: str = MART_RELATION
+    mart_relation: str = LEAD_SCORES
     warnings: list[str] = field(default_factory=list)
     published_path: Path | None = None
     quality: str = ""
@@ -350,7 +350,7 @@ def ensure_leads_scored(warehouse: Path, as_of: date) -> None:
     """Raise BuildError, in one line saying why, when the build scored no lead (the audit would otherwise
     report every expectation on an empty mart)."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        if con.execute(f"select count(*) from {MART_RELATION}").fetchone()[0]:
+        if con.execute(f"select count(*) from {LEAD_SCORES}").fetchone()[0]:
             return
         raw, accepted, first = con.execute(
             "select count(*), count(*) filter (where reject_reason is null),"
@@ -518,17 +518,17 @@ def changed_lead_count(warehouse: Path) -> int:
 def summarise(settings: Settings, build_id: str, as_of: date, version: str) -> BuildSummary:
     """Read counts back from the built warehouse (read-only)."""
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-        leads_scored = con.execute(f"select count(*) from {MART_RELATION}").fetchone()[0]
+        leads_scored = con.execute(f"select count(*) from {LEAD_SCORES}").fetchone()[0]
         tier_rows = con.execute(
             f"""
             select tiers.tier_key, count(scores.lead_id)
             from point_tables.score_tiers as tiers
-            left join {MART_RELATION} as scores on scores.tier = tiers.tier_key
+            left join {LEAD_SCORES} as scores on scores.tier = tiers.tier_key
             group by tiers.tier_key, tiers.tier_order
             order by tiers.tier_order
             """
         ).fetchall()
-        mql_count = con.execute(f"select count(*) from {MART_RELATION} where is_mql").fetchone()[0]
+        mql_count = con.execute(f"select count(*) from {LEAD_SCORES} where is_mql").fetchone()[0]
         reject_rows = con.execute(
             f"""
             select source_table, reject_reason, count(*)

@@ -44,6 +44,7 @@ from typing import IO
 import duckdb
 
 from orchestration.settings import RAW_SCHEMA, STAGING_PREFIX, Settings
+from orchestration.warehouse import quote_ident, quote_literal
 
 # The schema where dbt stores the rows each data test failed on (store_failures): evidence for the build's
 # error message, kept in the pipeline database, never served.
@@ -374,14 +375,6 @@ def _database_name(con: duckdb.DuckDBPyConnection) -> str:
     return con.execute("select current_database()").fetchone()[0]
 
 
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def copy_relations(
     con: duckdb.DuckDBPyConnection,
     source: str,
@@ -407,10 +400,10 @@ def copy_relations(
         """,
         {"db": source, "schemas": list(schemas), "relations": list(relations)},
     ).fetchall()
-    src, dst = _identifier(source), _identifier(target)
+    src, dst = quote_ident(source), quote_ident(target)
     for schema, name, ddl, comment, is_view in found:
-        qualified = f"{_identifier(schema)}.{_identifier(name)}"
-        con.execute(f"create schema if not exists {dst}.{_identifier(schema)}")
+        qualified = f"{quote_ident(schema)}.{quote_ident(name)}"
+        con.execute(f"create schema if not exists {dst}.{quote_ident(schema)}")
         if is_view:
             con.execute(f"create table {dst}.{qualified} as select * from {src}.{qualified}")
         else:
@@ -418,14 +411,15 @@ def copy_relations(
             con.execute(ddl)
             con.execute(f"insert into {dst}.{qualified} select * from {src}.{qualified}")
         if comment:
-            con.execute(f"comment on table {dst}.{qualified} is {_literal(comment)}")
+            con.execute(f"comment on table {dst}.{qualified} is {quote_literal(comment)}")
         for column, column_comment in con.execute(
             "select column_name, comment from duckdb_columns() where database_name = ? and schema_name = ?"
             " and table_name = ? and comment is not null",
             [source, schema, name],
         ).fetchall():
+            column_name = quote_ident(column)
             con.execute(
-                f"comment on column {dst}.{qualified}.{_identifier(column)} is {_literal(column_comment)}"
+                f"comment on column {dst}.{qualified}.{column_name} is {quote_literal(column_comment)}"
             )
         copied.append(f"{schema}.{name}")
     return copied
@@ -480,8 +474,8 @@ def export_served(pipeline: Path, destination: Path) -> list[str]:
         leftover.unlink(missing_ok=True)
     con = duckdb.connect(str(destination))
     try:
-        con.execute(f"set memory_limit = {_literal(os.environ.get('LEADSCORE_DUCKDB_MEMORY', '5GB'))}")
-        con.execute(f"set temp_directory = {_literal(str(_sibling(destination, '.tmp')))}")
+        con.execute(f"set memory_limit = {quote_literal(os.environ.get('LEADSCORE_DUCKDB_MEMORY', '5GB'))}")
+        con.execute(f"set temp_directory = {quote_literal(str(_sibling(destination, '.tmp')))}")
         con.execute(f"attach '{quoted_path(pipeline)}' as pipeline (read_only)")
         copied = copy_relations(con, "pipeline", _database_name(con), SERVED_SCHEMAS, SERVED_RELATIONS)
         con.execute("detach pipeline")

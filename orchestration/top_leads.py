@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from orchestration.warehouse import LEAD_SCORES, plain_value
 
 TOP_COLUMNS: tuple[str, ...] = (
     "lead_rank",
@@ -36,20 +37,11 @@ def top_leads(warehouse_path: Path, limit: int) -> list[dict[str, Any]]:
         raise FileNotFoundError(f"no warehouse at {warehouse_path}: run `leadscore build` first")
     with duckdb.connect(str(warehouse_path), read_only=True) as con:
         cursor = con.execute(
-            f"select {', '.join(TOP_COLUMNS)} from marts.lead_scores where lead_rank <= ? order by lead_rank",
+            f"select {', '.join(TOP_COLUMNS)} from {LEAD_SCORES} where lead_rank <= ? order by lead_rank",
             [limit],
         )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def plain_value(value: Any) -> Any:  # noqa: ANN401 - any database value
-    """A database value as JSON has it: decimals as floats, dates and timestamps as ISO 8601 text."""
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return value
 
 
 def _text(value: Any) -> str:  # noqa: ANN401

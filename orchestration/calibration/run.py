@@ -24,6 +24,7 @@ from orchestration.publishing import pipeline_path
 from orchestration.quality import DriftBounds
 from orchestration.sandbox import Sandbox, copy_raw_layer, create_sandbox, load_raw_folder, score
 from orchestration.settings import Settings
+from orchestration.warehouse import LEAD_SCORES
 
 __all__ = ["CalibrateOptions", "CalibrationError", "calibrate"]
 
@@ -284,7 +285,7 @@ def _drift(current: Sandbox, proposed: Sandbox) -> dict[str, Any]:
     for name, sandbox in (("current", current), ("proposed", proposed)):
         with sandbox.connect() as con:
             mean, share = con.execute(
-                "select avg(cast(score_total as double)), avg(cast(is_mql as integer)) from marts.lead_scores"
+                f"select avg(cast(score_total as double)), avg(cast(is_mql as integer)) from {LEAD_SCORES}"
             ).fetchone()
         sides[name] = {"mean_score": float(mean), "mql_share": float(share)}
     bounds = DriftBounds()

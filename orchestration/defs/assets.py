@@ -33,7 +33,6 @@ from orchestration.dbt_invocation import read_failures, split_build_parameters
 from orchestration.defs.resources import RawSourceResource, WarehouseResource
 from orchestration.loader import RawLoadError, load_raw
 from orchestration.pipeline import (
-    MART_RELATION,
     BuildError,
     check_as_of,
     describe_failures,
@@ -55,6 +54,7 @@ from orchestration.publishing import (
 )
 from orchestration.seed_check import SeedError, check_seeds
 from orchestration.settings import RAW_SCHEMA, RAW_TABLES
+from orchestration.warehouse import LEAD_SCORES
 
 WAREHOUSE_POOL = "leadscore_warehouse"
 RAW_KEYS: dict[str, AssetKey] = {table: AssetKey([RAW_SCHEMA, table]) for table in RAW_TABLES}
@@ -292,6 +292,6 @@ def built_mart(warehouse: Path) -> tuple[str, date, int]:
     """The build id, as-of date and row count of the mart in a warehouse file."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
         build_id, as_of, leads = con.execute(
-            f"select min(build_id), min(as_of_date), count(*) from {MART_RELATION}"
+            f"select min(build_id), min(as_of_date), count(*) from {LEAD_SCORES}"
         ).fetchone()
     return str(build_id), as_of, int(leads)
