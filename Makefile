@@ -71,14 +71,14 @@ $(SUPERSET_VENV)/bin/superset: $(UV) bi/superset/requirements.txt
 	touch $@
 
 superset: install $(SUPERSET_VENV)/bin/superset
-	$(BIN)/python -m orchestration.superset setup
+	$(BIN)/python -m orchestration.serve.superset setup
 
 superset-serve: superset
-	$(BIN)/python -m orchestration.superset serve
+	$(BIN)/python -m orchestration.serve.superset serve
 
 # Writes the dashboard as edited in the running Superset back into bi/superset/dashboard/ (for a pull request).
 superset-export: install $(SUPERSET_VENV)/bin/superset
-	$(BIN)/python -m orchestration.superset export
+	$(BIN)/python -m orchestration.serve.superset export
 
 # The dashboard in a real Superset and headless Chromium (tests/python/test_superset_dashboard.py).
 test-superset: install system-packages $(SUPERSET_VENV)/bin/superset

@@ -1,17 +1,38 @@
-"""What every module needs to read or write the warehouse: the served relations' names, SQL quoting, the
-plain Python form of a database value, and the scoring version a warehouse was built with. One place, so a
-relation name or a quoting rule is written once."""
+"""Warehouse access, owned here: the connections every module opens to a DuckDB file (read-only, writer,
+scratch), the served relations' names, SQL quoting, the plain Python form of a database value, and the
+scoring version a warehouse was built with. One place, so a relation name, a quoting rule or the way a file
+is opened is written once (dbt opens its own connections through the profile)."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Protocol
+
+import duckdb
 
 # The relations BI reads (dbt models; their schemas are set in dbt_project.yml).
 LEAD_SCORES = "marts.lead_scores"
 LEAD_SCORE_BREAKDOWN = "marts.lead_score_breakdown"
 REJECTED_ROWS = "marts.rejected_rows"
+
+
+def connect_read_only(path: Path | str, config: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a DuckDB file (the served file, the pipeline database or a sandbox): it never
+    blocks readers and never changes the file. config: DuckDB settings such as memory_limit."""
+    return duckdb.connect(str(path), read_only=True, config=config or {})
+
+
+def connect_writer(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """A read-write connection to a DuckDB file, for the one writer of that file: the loader and the build
+    under the writer lock, a publish writing a new served file, a sandbox it owns."""
+    return duckdb.connect(str(path))
+
+
+def connect_scratch() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection of no warehouse, for reading or writing files (Parquet, CSV)."""
+    return duckdb.connect()
 
 
 class _Executes(Protocol):

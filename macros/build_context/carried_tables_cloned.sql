@@ -1,6 +1,6 @@
 {#-
     On-run-start of a Spark build that writes the served schemas under a suffix (vars staged_schemas,
-    staged_schema_suffix; orchestration/engine_publishing.py): copy each incremental model of the schemas in
+    staged_schema_suffix; orchestration/build/engine_publishing.py): copy each incremental model of the schemas in
     var carried_schemas (the score history, the CRM change log) from its served name into the build's
     suffixed database, with the model's partitioning, so the build appends to what was published. Done here,
     inside dbt's process, because Spark's embedded metastore admits one process at a time. Renders nothing

@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -29,10 +28,8 @@ from dagster import (
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from pydantic import Field
 
-from orchestration.dbt_invocation import read_failures, split_build_parameters
-from orchestration.defs.resources import RawSourceResource, WarehouseResource
-from orchestration.loader import RawLoadError, load_raw
-from orchestration.pipeline import (
+from orchestration.build.dbt_invocation import read_failures, split_build_parameters
+from orchestration.build.pipeline import (
     BuildError,
     check_as_of,
     describe_failures,
@@ -43,7 +40,7 @@ from orchestration.pipeline import (
     save_plan,
     seed_changes,
 )
-from orchestration.publishing import (
+from orchestration.build.publishing import (
     NotAuditedError,
     demo_marker,
     mark_passed,
@@ -52,9 +49,11 @@ from orchestration.publishing import (
     start_build,
     writer_lock,
 )
-from orchestration.seed_check import SeedError, check_seeds
+from orchestration.build.seed_check import SeedError, check_seeds
+from orchestration.defs.resources import RawSourceResource, WarehouseResource
+from orchestration.ingest.loader import RawLoadError, load_raw
 from orchestration.settings import RAW_SCHEMA, RAW_TABLES
-from orchestration.warehouse import LEAD_SCORES
+from orchestration.warehouse import LEAD_SCORES, connect_read_only
 
 WAREHOUSE_POOL = "leadscore_warehouse"
 RAW_KEYS: dict[str, AssetKey] = {table: AssetKey([RAW_SCHEMA, table]) for table in RAW_TABLES}
@@ -146,7 +145,7 @@ def raw_layer(
 
 def raw_row_counts(warehouse: Path) -> dict[str, int]:
     """Rows of each raw table in the warehouse file."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_read_only(warehouse) as con:
         return {
             table: con.execute(f'select count(*) from {RAW_SCHEMA}."{table}"').fetchone()[0]
             for table in RAW_KEYS
@@ -155,7 +154,7 @@ def raw_row_counts(warehouse: Path) -> dict[str, int]:
 
 def newest_event_time(warehouse: Path) -> datetime | None:
     """The newest parseable, not-in-the-future event time of the raw layer (UTC when no offset)."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_read_only(warehouse) as con:
         con.execute("set TimeZone = 'UTC'")
         newest = con.execute(
             f"""
@@ -290,7 +289,7 @@ def build_published_asset(dbt_assets_def: AssetsDefinition) -> AssetsDefinition:
 
 def built_mart(warehouse: Path) -> tuple[str, date, int]:
     """The build id, as-of date and row count of the mart in a warehouse file."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_read_only(warehouse) as con:
         build_id, as_of, leads = con.execute(
             f"select min(build_id), min(as_of_date), count(*) from {LEAD_SCORES}"
         ).fetchone()

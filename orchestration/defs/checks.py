@@ -1,5 +1,5 @@
 """Asset checks: the Great Expectations suites (blocking: a failure stops the publish) and the freshness
-of raw events. The suites are the same functions `leadscore build` runs (orchestration/quality.py)."""
+of raw events. The suites are the same functions `leadscore build` runs (orchestration/audit/quality.py)."""
 
 import os
 import warnings
@@ -23,12 +23,8 @@ from dagster import (
 )
 from pydantic import Field
 
-from orchestration.defs.assets import RAW_KEYS, WAREHOUSE_POOL, built_mart
-from orchestration.defs.resources import WarehouseResource
-from orchestration.defs.schedules import automation_running
-from orchestration.publish_guards import check_against_published
-from orchestration.publishing import mark_passed, passed_build, pipeline_path, writer_lock
-from orchestration.quality import (
+from orchestration.audit.publish_guards import check_against_published
+from orchestration.audit.quality import (
     GUARD_SUITE_KEYS,
     SUITES,
     SUITES_BY_TITLE,
@@ -36,6 +32,10 @@ from orchestration.quality import (
     Outcome,
     validate_marts,
 )
+from orchestration.build.publishing import mark_passed, passed_build, pipeline_path, writer_lock
+from orchestration.defs.assets import RAW_KEYS, WAREHOUSE_POOL, built_mart
+from orchestration.defs.resources import WarehouseResource
+from orchestration.defs.schedules import automation_running
 
 MARTS_SCHEMA = "marts"
 

@@ -6,14 +6,14 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource, DbtProject
 from pydantic import Field
 
-from orchestration.dbt_invocation import dbt_executable
-from orchestration.publishing import demo_marker, pipeline_path
+from orchestration.build.dbt_invocation import dbt_executable
+from orchestration.build.publishing import demo_marker, pipeline_path
 from orchestration.settings import RAW_SCHEMA, Settings
+from orchestration.warehouse import connect_read_only
 
 
 class WarehouseResource(ConfigurableResource):
@@ -101,7 +101,7 @@ class RawSourceResource(ConfigurableResource):
                 "loaded over it. Load your export (LEADSCORE_RAW_DIR), or use another LEADSCORE_DUCKDB_PATH "
                 "for the demo"
             )
-        from orchestration.demo_data import generate_demo_data
+        from orchestration.ingest.demo_data import generate_demo_data
 
         demo_dir = settings.warehouse_path.parent / "demo-raw"
         end_date = datetime.now(UTC).date() - timedelta(days=1)
@@ -117,7 +117,7 @@ def holds_user_data(settings: Settings) -> bool:
         return settings.warehouse_path.exists()
     if demo_marker(settings).exists():
         return False
-    with duckdb.connect(str(pipeline), read_only=True) as con:
+    with connect_read_only(pipeline) as con:
         present = con.execute(
             "select count(*) from duckdb_tables() where database_name = current_database()"
             " and schema_name = ? and table_name = 'leads'",

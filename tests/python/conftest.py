@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.sandbox import PROJECT_PARTS
+from orchestration.analysis.sandbox import PROJECT_PARTS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -45,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pipeline_db(warehouse: Path) -> Path:
     """The pipeline database beside a served file: the raw layer, intermediate models, everything dbt and
     `leadscore load` write (publishing.pipeline_path). The served file holds only the served relations."""
-    from orchestration.publishing import pipeline_path
+    from orchestration.build.publishing import pipeline_path
     from orchestration.settings import Settings
 
     return pipeline_path(Settings(project_dir=REPO, warehouse_path=warehouse))
@@ -94,8 +94,8 @@ def _fresh_project(root: Path) -> Project:
 def parsed_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """dbt's partial-parse state of the unedited project at this worker's project path, parsed once with the
     environment a build gives dbt (the pipeline database's path, which the state's profile hash includes)."""
-    from orchestration.dbt_invocation import run_dbt
-    from orchestration.publishing import pipeline_path
+    from orchestration.build.dbt_invocation import run_dbt
+    from orchestration.build.publishing import pipeline_path
     from orchestration.settings import Settings
 
     fresh = _fresh_project(_work_root(tmp_path_factory))

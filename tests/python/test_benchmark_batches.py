@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.benchmarks import write_event_window
+from orchestration.bench.benchmarks import write_event_window
 
 
 def test_the_window_keeps_exactly_the_events_that_occurred_in_it_with_their_text_untouched(

@@ -9,7 +9,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from orchestration.benchmarks import (
+from orchestration.bench.benchmarks import (
     RUN_COLUMNS,
     RUNS_FILE,
     SUMMARY_END,

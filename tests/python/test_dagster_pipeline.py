@@ -25,14 +25,14 @@ from dagster import (
     ExecuteInProcessResult,
 )
 
+from orchestration.audit.quality import SUITES
+from orchestration.build.pipeline import build
+from orchestration.build.publishing import prepare_pipeline, writer_lock
 from orchestration.defs.assembly import build_definitions
 from orchestration.defs.assets import PUBLISHED_KEY, RAW_KEYS, WAREHOUSE_POOL
 from orchestration.defs.resources import RawSourceResource
-from orchestration.demo_data import generate_demo_data
-from orchestration.loader import load_raw
-from orchestration.pipeline import build
-from orchestration.publishing import prepare_pipeline, writer_lock
-from orchestration.quality import SUITES
+from orchestration.ingest.demo_data import generate_demo_data
+from orchestration.ingest.loader import load_raw
 from orchestration.settings import Settings
 from tests.python.test_incremental_refresh import assert_same_scores, full_rebuild_of
 from tests.python.test_lead_patching import split_by_arrival

@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.demo_data import (
+from orchestration.ingest.demo_data import (
     BAD_AMOUNT,
     BAD_EMPLOYEE_COUNT,
     BAD_ROW_KINDS,

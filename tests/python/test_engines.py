@@ -29,7 +29,7 @@ import duckdb
 import pytest
 from engine_servers import PostgresServer, postgres_server
 
-from orchestration.engines import Target, connection, resolve_target
+from orchestration.ingest.engines import Target, connection, resolve_target
 from orchestration.settings import Settings
 
 from conftest import copy_project

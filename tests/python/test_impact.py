@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from orchestration.impact import render_markdown, spearman
+from orchestration.analysis.impact import render_markdown, spearman
 
 from conftest import CliRunner, Project
 

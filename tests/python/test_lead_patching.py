@@ -10,8 +10,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lead_patching import patch_parameters
-from orchestration.pipeline import code_version, scoring_version
+from orchestration.build.lead_patching import patch_parameters
+from orchestration.build.pipeline import code_version, scoring_version
 from tests.python.conftest import Project, pipeline_db
 from tests.python.rule_seeds import use_quantile_rfm_bands
 from tests.python.test_incremental_refresh import assert_same_scores, full_rebuild_of, leadscore

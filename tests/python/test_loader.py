@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.loader import RawLoadError, load_raw
+from orchestration.ingest.loader import RawLoadError, load_raw
 from orchestration.settings import LINEAGE_COLUMNS, RAW_CONTRACT
 
 LOADED_AT = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)

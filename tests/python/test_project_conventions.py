@@ -6,6 +6,7 @@ Reads dbt's own artifacts (manifest.json, catalog.json) from a real build of a c
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -164,3 +165,47 @@ def test_every_macro_and_argument_is_documented_in_its_topics_yml(artifacts):
             if not (argument.get("description") or "").strip()
         ]
     assert problems == []
+
+
+PACKAGE = Path(__file__).resolve().parents[2] / "orchestration"
+# The modules every concern shares stay at the top of the package; everything else lives in a sub-package
+# named after its concern (docs/python-package.md).
+SHARED_MODULES = {"__init__.py", "settings.py", "warehouse.py", "progress.py"}
+LONGEST_FUNCTION = 80
+
+
+def python_modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_python_modules_live_in_a_package_by_concern():
+    loose = sorted(p.name for p in PACKAGE.glob("*.py") if p.name not in SHARED_MODULES)
+    assert not loose, f"modules at the top of orchestration/ outside any concern's sub-package: {loose}"
+    for package in (p for p in PACKAGE.iterdir() if p.is_dir() and p.name != "__pycache__"):
+        init = package / "__init__.py"
+        assert init.exists() and ast.get_docstring(ast.parse(init.read_text())), (
+            f"{package.name}/__init__.py must say what the sub-package is for"
+        )
+
+
+def test_only_the_warehouse_module_opens_duckdb():
+    """Every DuckDB connection is opened by orchestration/warehouse.py (read-only, writer or scratch)."""
+    opening = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for path in python_modules()
+        if path.name != "warehouse.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and ast.unparse(node.func) == "duckdb.connect"
+    ]
+    assert not opening, f"duckdb.connect outside orchestration/warehouse.py: {opening}"
+
+
+def test_no_function_is_longer_than_a_screen():
+    too_long = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for path in python_modules()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno - node.lineno + 1 > LONGEST_FUNCTION
+    ]
+    assert not too_long, f"functions over {LONGEST_FUNCTION} lines: {too_long}"

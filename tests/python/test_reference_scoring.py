@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.reference_scoring import read_seed_frames, score_with_floor_query, score_with_pandas
+from orchestration.bench.reference_scoring import read_seed_frames, score_with_floor_query, score_with_pandas
 
 from conftest import CliRunner, Project, pipeline_db
 from rule_seeds import narrow_event_rules, use_quantile_rfm_bands

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestration.seed_check import SeedError, check_seeds, column_checker, find_seed_problems
+from orchestration.build.seed_check import SeedError, check_seeds, column_checker, find_seed_problems
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ import re
 import pytest
 import yaml
 
-from orchestration import backtest
+from orchestration.analysis import backtest
 
 from cli_warehouse import Warehouse
 from conftest import REPO

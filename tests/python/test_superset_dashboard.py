@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, Response, sync_playwright
 from test_dagster_ui import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, stop
 
-from orchestration.superset import DASHBOARD_SLUG, Superset, setup
+from orchestration.serve.superset import DASHBOARD_SLUG, Superset, setup
 
 from cli_warehouse import Warehouse
 from conftest import REPO
