@@ -2,15 +2,7 @@
 -- a lead property, such as a student's job title, are property rules in dimension negative.)
 -- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
 -- then appended); any other build rebuilds it in full (see incremental_state_is_current).
-{{
-    config(
-        materialized=('table' if target.type == 'spark' else 'incremental'),
-        incremental_strategy='append',
-        on_schema_change='fail',
-        meta={'state': {'lead_patch': true}},
-        pre_hook="{{ changed_leads_deleted() }}"
-    )
-}}
+{{ lead_patched_config() }}
 -- depends_on: {{ ref('int_leads_changed') }}
 with
 

@@ -2,16 +2,7 @@
 -- Patched at an unchanged as-of date: only the leads of int_leads_changed are rescored (their rows deleted,
 -- then appended), then every lead re-ranked and stamped with this build; any other build rebuilds it in full
 -- (see incremental_state_is_current).
-{{
-    config(
-        materialized=('table' if target.type == 'spark' else 'incremental'),
-        incremental_strategy='append',
-        on_schema_change='fail',
-        meta={'state': {'lead_patch': true}},
-        pre_hook="{{ changed_leads_deleted() }}",
-        post_hook="{{ lead_scores_reranked() }}"
-    )
-}}
+{{ lead_patched_config(post_hook='{{ lead_scores_reranked() }}') }}
 -- depends_on: {{ ref('int_leads_changed') }}
 with
 
