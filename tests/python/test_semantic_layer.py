@@ -147,8 +147,12 @@ def test_exposures_name_what_their_consumers_read(warehouse):
     exposures = exposure_dependencies(warehouse)
     assert exposures.keys() == {"lead_scoring_dashboard", "crm_export", "scoring_report"}
     assert exposures["lead_scoring_dashboard"] == dashboard_relations()
-    assert exposures["crm_export"] == relations_in((REPO / "orchestration" / "crm_export.py").read_text())
-    report_reads = relations_in((REPO / "orchestration" / "report.py").read_text()) | relations_in(
+    assert exposures["crm_export"] == relations_in(
+        (REPO / "orchestration" / "serve" / "crm_export.py").read_text()
+    )
+    report_reads = relations_in(
+        (REPO / "orchestration" / "analysis" / "report.py").read_text()
+    ) | relations_in(
         " ".join((backtest.SUMMARY_RELATION, backtest.RATES_RELATION, backtest.LOW_SCORE_RELATION))
     )
     assert exposures["scoring_report"] == report_reads
