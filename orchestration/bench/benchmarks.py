@@ -38,6 +38,31 @@ class Measurement:
     detail: str = ""
 
 
+class StepFailed(RuntimeError):
+    """A measured step exited non-zero: its measurement until then (label marked failed, detail the error)."""
+
+    def __init__(self, label: str, seconds: float, peak_rss_mib: float, output: str) -> None:
+        super().__init__(f"{label} failed:\n{output}")
+        self.measurement = Measurement(
+            f"{label} (failed)", seconds, peak_rss_mib, "failed: " + failure_summary(output)
+        )
+
+
+def failure_summary(output: str) -> str:
+    """The lines of a failed step's output that say what failed: from its first line saying it failed, the
+    lines up to the next blank one (at most 400 characters); else its last line."""
+    lines = [line.strip() for line in output.splitlines()]
+    start = next((i for i, line in enumerate(lines) if "failed" in line.lower()), None)
+    if start is None:
+        return next((line for line in reversed(lines) if line), "no output")[:400]
+    said = []
+    for line in lines[start:]:
+        if not line:
+            break
+        said.append(line)
+    return " ".join(said)[:400]
+
+
 def measure_subprocess(label: str, command: list[str], env: dict[str, str] | None = None) -> Measurement:
     """Run command in a fresh process; its peak RSS is read from getrusage of the waited-for child. Its
     standard error (the step's own progress) is shown as it comes and kept for the failure message."""
@@ -65,9 +90,9 @@ def measure_subprocess(label: str, command: list[str], env: dict[str, str] | Non
         reader.join()
     process.returncode = os.waitstatus_to_exitcode(status)  # waited for above: Popen must not wait again
     output = "".join(out)
-    if process.returncode != 0:
-        raise RuntimeError(f"{label} failed:\n{output}{''.join(err)}")
     peak_rss_mib = usage.ru_maxrss / 1024
+    if process.returncode != 0:
+        raise StepFailed(label, seconds, peak_rss_mib, output + "".join(err))
     report(f"bench: {label}: {seconds:.1f} s, peak RSS {peak_rss_mib:,.0f} MiB")
     return Measurement(label=label, seconds=seconds, peak_rss_mib=peak_rss_mib, detail=output.strip())
 
@@ -130,7 +155,12 @@ def bench_pipeline(leads: int, seed: int = 42) -> list[Measurement]:
         ]
         measurements = []
         for label, args in steps:
-            measurement = measure_subprocess(f"{label}, {leads:,} leads", [leadscore, *args], env=env)
+            try:
+                measurement = measure_subprocess(f"{label}, {leads:,} leads", [leadscore, *args], env=env)
+            except StepFailed as failure:
+                # Recorded with the steps before it (a failed 10 M build is a figure too); the rest not run.
+                measurements.append(failure.measurement)
+                break
             measurement.detail = measurement.detail.splitlines()[0] if measurement.detail else ""
             measurements.append(measurement)
         pipeline = pipeline_path(Settings(project_dir=Path(work), warehouse_path=warehouse))
@@ -487,7 +517,7 @@ def summary_table(rows: list[dict[str, str]]) -> str:
 
 def _short_step(row: dict[str, str]) -> str:
     """The step's label without the size, which the table has in its own column."""
-    return re.sub(r",? ?\b[\d,]+ leads$", "", row["step"]).strip()
+    return re.sub(r",? ?\b[\d,]+ leads( \(failed\))?$", r"\1", row["step"]).strip()
 
 
 def _figure(value: float, spec: str) -> str:
