@@ -54,9 +54,11 @@ lint: install
 # `make test-spark` runs the Spark test alone: a passing build and one that fails its audit.
 PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 # The Superset dashboard's test has its own target and CI step (test-superset): it needs Superset's own
-# environment, and `make test` stays within CI's 30 minutes without it.
+# environment, and `make test` stays within CI's 30 minutes without it. Tests marked quiet run alone after the
+# parallel run (dagster dev's Ctrl-C: docs/tests.md).
 test: install system-packages lint
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30 -m "not superset"
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30 -m "not superset and not quiet"
+	$(BIN)/pytest -m quiet
 
 test-spark: install system-packages
 	$(BIN)/pytest -m spark

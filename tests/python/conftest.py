@@ -40,6 +40,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "superset: the Superset dashboard in a real Superset; `make test-superset` runs it (not `make test`)",
     )
+    config.addinivalue_line(
+        "markers",
+        "quiet: needs the machine to itself; `make test` runs these alone, after the parallel run",
+    )
 
 
 def pipeline_db(warehouse: Path) -> Path:

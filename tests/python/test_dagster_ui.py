@@ -188,6 +188,10 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
+# Alone, after the parallel run (`make test`): under the load of three workers `dagster dev` twice did not
+# end within 90 s of Ctrl-C (its main process never logged the interrupt), and always did alone, idle or with
+# every core busy (docs/tests.md).
+@pytest.mark.quiet
 def test_ctrl_c_stops_dagster_dev_without_sigkill(dagster_dev: DagsterDev, page: Page):
     """Last in this file: Ctrl-C (SIGINT to the process group, as a terminal sends it) ends `dagster dev`,
     its webserver, daemon and code servers, with no SIGKILL needed; and it had launched no run by itself
