@@ -417,9 +417,11 @@ def bench_command(what: str, lead_count: int) -> None:
         settings.project_dir, run_rows(settings.project_dir, what, lead_count, measurements, notes)
     )
     click.echo(f"appended to {runs}; latest runs in {update_summary(settings.project_dir)}")
-    failed = [m.label for m in measurements if what == "pipeline" and m.label.endswith("(failed)")]
-    if failed:
-        raise click.ClickException(f"{failed[0]}: recorded in {runs}; the steps after it were not run")
+    # A failed pipeline step ends its run (bench_pipeline); pandas failing in the scoring run is a figure.
+    if what == "pipeline" and measurements[-1].label.endswith("(failed)"):
+        raise click.ClickException(
+            f"{measurements[-1].label}: recorded in {runs}; the steps after it were not run"
+        )
 
 
 # backtest, impact, calibrate, report: measuring the scoring (orchestration/cli/analysis.py).
